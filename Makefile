@@ -1,0 +1,11 @@
+# The two commands of the README. Both stop at once if PostgreSQL or Redis is down.
+.PHONY: run test lint
+
+run:  ## set up everything and run the platform (web, workers, beat)
+	@scripts/run.sh
+
+test:  ## run the whole test suite
+	@scripts/test.sh $(ARGS)
+
+lint:
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

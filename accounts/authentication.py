@@ -1,0 +1,95 @@
+"""DRF authentication of the two kinds of API callers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.jwt_tokens import InvalidAppTokenError, verify_app_token
+from accounts.models import ServiceApiKey
+from accounts.principals import AppUser, ServicePrincipal
+
+# Recording every use of a key would write a row per request; once a minute is
+# enough to tell in the admin which keys are alive.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _credentials(request: Request, scheme: str) -> str | None:
+    header = authentication.get_authorization_header(request).decode("latin-1")
+    name, _, value = header.partition(" ")
+    if name.lower() != scheme.lower():
+        return None
+    value = value.strip()
+    if not value:
+        raise exceptions.AuthenticationFailed(f"The {scheme} credentials are empty.")
+    return value
+
+
+class AppUserJWTAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <jwt>` signed by the shop's auth server."""
+
+    def authenticate(self, request: Request) -> tuple[AppUser, str] | None:
+        token = _credentials(request, "Bearer")
+        if token is None:
+            return None
+        try:
+            user_id = verify_app_token(token)
+        except InvalidAppTokenError as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        return AppUser(id=user_id), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="pushcart"'
+
+
+class ServiceApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Api-Key <key>` created in the admin or by `create_api_key`."""
+
+    def authenticate(self, request: Request) -> tuple[ServicePrincipal, ServiceApiKey] | None:
+        key = _credentials(request, "Api-Key")
+        if key is None:
+            return None
+        try:
+            api_key = ServiceApiKey.objects.get_from_key(key)
+        except ServiceApiKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed("The API key has expired.")
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            ServiceApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        principal = ServicePrincipal(key_id=api_key.prefix, name=api_key.name, scopes=frozenset(api_key.scopes))
+        return principal, api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Api-Key realm="pushcart"'
+
+
+class AppUserJWTScheme(OpenApiAuthenticationExtension):
+    target_class = AppUserJWTAuthentication
+    name = "appUserJWT"
+
+    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A JWT from the shop's auth server; `sub` is the shopper's user id.",
+        }
+
+
+class ServiceApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ServiceApiKeyAuthentication
+    name = "serviceApiKey"
+
+    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`; the key's scopes decide what it may do.",
+        }

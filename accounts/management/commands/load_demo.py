@@ -1,0 +1,119 @@
+"""Demo data for a local run: staff users, shoppers with devices, API keys.
+
+Idempotent: run it again and the same users and devices are there. Passwords
+and API keys are generated afresh on every run (only hashes are stored, so
+the old ones can't be shown again) and printed.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from accounts import roles
+from accounts.jwt_tokens import mint_app_token
+from accounts.models import ServiceApiKey
+from accounts.services import create_api_key
+from devices.services import register_device
+
+SIMULATOR = "http://127.0.0.1:9099"
+
+DEMO_SHOPPERS = {
+    "shopper-1": [
+        {"platform": "android", "token": "demo-android-shopper-1", "locale": "en-GB", "timezone": "Europe/London"},
+        {"platform": "ios", "token": "demo-ios-shopper-1", "locale": "en-GB", "timezone": "Europe/London"},
+    ],
+    "shopper-2": [
+        {"platform": "android", "token": "demo-android-shopper-2", "locale": "de-DE", "timezone": "Europe/Berlin"},
+    ],
+    "shopper-3": [
+        {"platform": "ios", "token": "demo-ios-shopper-3", "locale": "fr-FR", "timezone": "Europe/Paris"},
+    ],
+    "shopper-4": [
+        {
+            "platform": "web",
+            "token": f"{SIMULATOR}/wp/demo-web-shopper-4",
+            "locale": "en-US",
+            "timezone": "America/New_York",
+            # A valid-looking subscription; the simulator accepts any well-formed keys.
+            "web_push_p256dh": (
+                "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+            ),
+            "web_push_auth": "tBHItJI5svbpez7KI4CCXg",
+        },
+    ],
+    "shopper-5": [
+        # The simulator answers "unregistered" for this token: the device gets deactivated.
+        {
+            "platform": "android",
+            "token": "unregistered-demo-shopper-5",
+            "locale": "en-GB",
+            "timezone": "Europe/Dublin",
+        },
+    ],
+}
+
+DEMO_STAFF = [("marketer", roles.MARKETERS), ("support", roles.SUPPORT)]
+DEMO_KEYS = {
+    "demo-order-service": ["events:write", "notifications:write"],
+    "demo-support-tools": ["devices:read"],
+}
+
+
+class Command(BaseCommand):
+    help = "Load demo data (superuser, staff, shoppers with devices, API keys) and print how to use it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="Port of the web process, for the printed URLs.")
+
+    def handle(self, *args: object, port: int, **options: object) -> None:
+        password = secrets.token_urlsafe(12)
+        with transaction.atomic():
+            self._staff(password)
+            for user_id, devices in DEMO_SHOPPERS.items():
+                for device in devices:
+                    register_device(user_id=user_id, **device)
+            ServiceApiKey.objects.filter(name__in=DEMO_KEYS).delete()
+            keys = {name: create_api_key(name=name, scopes=scopes)[1] for name, scopes in DEMO_KEYS.items()}
+
+        base = f"http://127.0.0.1:{port}"
+        jwt = mint_app_token("shopper-1", lifetime_seconds=24 * 3600)
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    "Pushcart demo",
+                    f"  Admin:      {base}/admin/   user admin / {password}",
+                    "              (also marketer and support, same password: the Marketers and Support roles)",
+                    f"  API docs:   {base}/api/docs/",
+                    f"  API schema: {base}/api/schema/",
+                    "",
+                    "  Call the API as shopper-1 (a JWT valid for 24 h; mint more with"
+                    " `.venv/bin/python manage.py mint_jwt <user_id>`):",
+                    f"    curl -H 'Authorization: Bearer {jwt}' {base}/api/v1/devices/",
+                    "  As a business service (demo API keys, shown once):",
+                    *[f"    {name}: {key}  ({', '.join(DEMO_KEYS[name])})" for name, key in keys.items()],
+                    f"    curl -H 'Authorization: Api-Key {keys['demo-support-tools']}' "
+                    f"{base}/api/v1/users/shopper-1/devices/",
+                    "",
+                ]
+            )
+        )
+
+    def _staff(self, password: str) -> None:
+        users = get_user_model()
+        admin, _ = users.objects.get_or_create(username="admin", defaults={"email": "admin@shop.example"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+        admin.groups.set([Group.objects.get(name=roles.ADMINISTRATORS)])
+        for username, role in DEMO_STAFF:
+            user, _ = users.objects.get_or_create(username=username, defaults={"email": f"{username}@shop.example"})
+            user.is_staff = True
+            user.set_password(password)
+            user.save()
+            user.groups.set([Group.objects.get(name=role)])

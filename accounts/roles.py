@@ -1,0 +1,61 @@
+"""The staff roles of the admin, as Django groups, and what each may do.
+
+The groups are created by a migration; their permissions are kept in step
+with this table after every `migrate` (models of later apps add theirs here).
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+
+MARKETERS = "Marketers"
+SUPPORT = "Support"
+ADMINISTRATORS = "Administrators"
+
+ALL_ACTIONS = ("view", "add", "change", "delete")
+
+# role -> {"app_label.model": actions}
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MARKETERS: {
+        "devices.device": ("view",),
+    },
+    SUPPORT: {
+        "devices.device": ("view",),
+    },
+    ADMINISTRATORS: {
+        "devices.device": ALL_ACTIONS,
+        "accounts.serviceapikey": ALL_ACTIONS,
+        "auth.user": ALL_ACTIONS,
+        "auth.group": ("view",),
+        "django_celery_beat.periodictask": ALL_ACTIONS,
+        "django_celery_beat.crontabschedule": ALL_ACTIONS,
+        "django_celery_beat.intervalschedule": ALL_ACTIONS,
+    },
+}
+
+
+def sync_roles(apps=global_apps) -> None:  # type: ignore[no-untyped-def]
+    """Create the groups and give each exactly the permissions of ROLE_PERMISSIONS."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for app_config in apps.get_app_configs():
+        # Permissions are normally created after migrate has finished; create
+        # them now so a fresh database gets complete roles from its first run.
+        # (Migration-state app configs carry no models module; the flag lets
+        # create_permissions look at them.)
+        if apps is not global_apps:
+            app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+    for role, grants in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for model_label, actions in grants.items():
+            app_label, model = model_label.split(".")
+            wanted.extend(
+                Permission.objects.filter(
+                    content_type__app_label=app_label,
+                    codename__in=[f"{action}_{model}" for action in actions],
+                )
+            )
+        group.permissions.set(wanted)

@@ -1,0 +1,221 @@
+"""Django settings for Pushcart.
+
+Every value comes from the environment (see config/env.py and README.md,
+"Configuration"). Local defaults point at PostgreSQL and Redis on 127.0.0.1;
+secrets have no defaults at all.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dj_database_url
+
+from config.env import BASE_DIR, env_bool, env_int, env_list, env_str
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "channels",
+    "accounts",
+    "devices",
+    "notifications",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pushcart")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One Redis serves the token cache, the throttle counters, the channel layer and
+# (unless CELERY_BROKER_URL says otherwise) the Celery broker.
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "pc:cache",
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "pc:channels"},
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Security -------------------------------------------------------------
+# Behind a TLS-terminating proxy in production; PUSHCART_HTTPS=1 turns on the
+# settings that assume HTTPS. Local runs are plain HTTP on 127.0.0.1.
+HTTPS = env_bool("PUSHCART_HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# Request bodies on the API above this size are answered 413 before parsing.
+API_MAX_BODY_BYTES = env_int("PUSHCART_API_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# --- REST API -------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Authenticated callers are limited per user or key; refused authentications
+    # per address (the `anon` rate, see config.api.PushcartAPIView).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("PUSHCART_THROTTLE_ANON", "60/minute"),
+        "user": env_str("PUSHCART_THROTTLE_USER", "600/minute"),
+    },
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pushcart API",
+    "DESCRIPTION": (
+        "Push notifications for an online grocery shop. The mobile app authenticates "
+        "with a JWT from the shop's auth server (`Authorization: Bearer <jwt>`); business "
+        "services with an API key (`Authorization: Api-Key <key>`) carrying scopes."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's assets are served from this deployment, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Authentication of the shop's app users (JWT from the shop's auth server)
+# HS256 uses JWT_SECRET; RS256/ES256 use JWT_PUBLIC_KEY (PEM text or a path to it).
+JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")
+JWT_SECRET = env_str("JWT_SECRET", "")
+JWT_PUBLIC_KEY = env_str("JWT_PUBLIC_KEY", "")
+# Only for `manage.py mint_jwt` with RS256/ES256 in development.
+JWT_PRIVATE_KEY = env_str("JWT_PRIVATE_KEY", "")
+JWT_ISSUER = env_str("JWT_ISSUER", "https://auth.shop.example")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "pushcart")
+JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
+
+# API keys of business services: the scopes a key may carry.
+API_KEY_SCOPES = {
+    "events:write": "Send business events",
+    "notifications:write": "Send notifications directly",
+    "devices:read": "Read users' devices",
+}
+API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`
+
+# --- Device registry --------------------------------------------------------
+DEVICE_STALE_AFTER_DAYS = env_int("DEVICE_STALE_AFTER_DAYS", 60)
+# A cached user's token set lives this long without being read or changed.
+DEVICE_TOKEN_CACHE_TTL_SECONDS = env_int("DEVICE_TOKEN_CACHE_TTL_SECONDS", 7 * 24 * 3600)
+DEVICE_TOKEN_CACHE_PREFIX = env_str("DEVICE_TOKEN_CACHE_PREFIX", "pc:tokens")
+WEB_PUSH_ALLOW_HTTP_ENDPOINTS = env_bool("WEB_PUSH_ALLOW_HTTP_ENDPOINTS", False)  # only for the local simulator
+
+# --- Celery -----------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "deactivate-stale-devices": {
+        "task": "devices.tasks.deactivate_stale_devices",
+        "schedule": timedelta(hours=6),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,22 @@
+"""Settings for the test suite: the real PostgreSQL and Redis, kept apart from development data.
+
+pytest-django creates `test_<database>` on the same server; Redis uses its own
+database number (15 unless TEST_REDIS_URL says otherwise).
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+os.environ.setdefault("JWT_SECRET", "test-only-jwt-secret-not-for-any-deployment")
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("WEB_PUSH_ALLOW_HTTP_ENDPOINTS", "1")
+os.environ.setdefault("PUSHCART_THROTTLE_USER", "100000/minute")
+os.environ.setdefault("PUSHCART_THROTTLE_ANON", "100000/minute")
+
+from config.settings import *  # noqa: F403
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; test users only

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real PostgreSQL (pytest-django's test database) and the
+real Redis (database 15), emptied before each test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.jwt_tokens import mint_app_token
+from accounts.services import create_api_key
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def app_client() -> Callable[[str], APIClient]:
+    """An API client signed in as a shopper (a JWT minted like the shop's auth server would)."""
+
+    def make(user_id: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {mint_app_token(user_id)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def service_client(db: None) -> Callable[..., APIClient]:
+    """An API client of a business service holding an API key with the given scopes."""
+
+    def make(*scopes: str) -> APIClient:
+        _, key = create_api_key(name="test-service", scopes=list(scopes))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client
+
+    return make
