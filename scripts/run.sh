@@ -10,4 +10,5 @@ scripts/setup.sh
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py load_demo --port "${PUSHCART_PORT:-8000}"
+echo "pushcart: starting web, worker and beat (Ctrl-C stops all). The URLs and credentials above are also in .demo.txt"
 exec .venv/bin/honcho start --procfile Procfile

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
@@ -82,27 +83,28 @@ class Command(BaseCommand):
 
         base = f"http://127.0.0.1:{port}"
         jwt = mint_app_token("shopper-1", lifetime_seconds=24 * 3600)
-        self.stdout.write(
-            "\n".join(
-                [
-                    "",
-                    "Pushcart demo",
-                    f"  Admin:      {base}/admin/   user admin / {password}",
-                    "              (also marketer and support, same password: the Marketers and Support roles)",
-                    f"  API docs:   {base}/api/docs/",
-                    f"  API schema: {base}/api/schema/",
-                    "",
-                    "  Call the API as shopper-1 (a JWT valid for 24 h; mint more with"
-                    " `.venv/bin/python manage.py mint_jwt <user_id>`):",
-                    f"    curl -H 'Authorization: Bearer {jwt}' {base}/api/v1/devices/",
-                    "  As a business service (demo API keys, shown once):",
-                    *[f"    {name}: {key}  ({', '.join(DEMO_KEYS[name])})" for name, key in keys.items()],
-                    f"    curl -H 'Authorization: Api-Key {keys['demo-support-tools']}' "
-                    f"{base}/api/v1/users/shopper-1/devices/",
-                    "",
-                ]
-            )
+        banner = "\n".join(
+            [
+                "",
+                "Pushcart demo",
+                f"  Admin:      {base}/admin/   user admin / {password}",
+                "              (also marketer and support, same password: the Marketers and Support roles)",
+                f"  API docs:   {base}/api/docs/",
+                f"  API schema: {base}/api/schema/",
+                "",
+                "  Call the API as shopper-1 (a JWT valid for 24 h; mint more with"
+                " `.venv/bin/python manage.py mint_jwt <user_id>`):",
+                f"    curl -H 'Authorization: Bearer {jwt}' {base}/api/v1/devices/",
+                "  As a business service (demo API keys, shown once):",
+                *[f"    {name}: {key}  ({', '.join(DEMO_KEYS[name])})" for name, key in keys.items()],
+                f"    curl -H 'Authorization: Api-Key {keys['demo-support-tools']}' "
+                f"{base}/api/v1/users/shopper-1/devices/",
+                "",
+            ]
         )
+        self.stdout.write(banner)
+        # The processes' logs scroll the banner away; keep it where the README says.
+        (settings.BASE_DIR / ".demo.txt").write_text(banner)
 
     def _staff(self, password: str) -> None:
         users = get_user_model()
