@@ -14,7 +14,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "short_token",
         "user_id",
         "platform",
-        "provider",
+        "provider_code",
         "is_active",
         "app_version",
         "locale",
@@ -56,6 +56,10 @@ class DeviceAdmin(admin.ModelAdmin):
     @admin.display(description="token", ordering="token")
     def short_token(self, device: Device) -> str:
         return device.token if len(device.token) <= 24 else f"{device.token[:24]}…"
+
+    @admin.display(description="provider", ordering="provider")
+    def provider_code(self, device: Device) -> str:
+        return device.provider
 
     @admin.action(description="Deactivate selected devices", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
