@@ -219,3 +219,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Push providers -----------------------------------------------------------
+# Providers that are on; one without credentials is off, and its devices'
+# deliveries say so. Endpoints point at the real services unless overridden
+# (the README's run command points them at the local simulator, pushsim).
+PUSH_PROVIDERS = env_list("PUSH_PROVIDERS", "fcm,apns,webpush")
+PUSH_TIMEOUT_SECONDS = float(env_str("PUSH_TIMEOUT_SECONDS", "10"))
+FCM_CREDENTIALS_FILE = env_str("FCM_CREDENTIALS_FILE", "")  # a service-account JSON
+FCM_ENDPOINT = env_str("FCM_ENDPOINT", "https://fcm.googleapis.com")
+FCM_TRANSPORT = env_str("FCM_TRANSPORT", "http")  # "http" (fast, default) or "sdk" (firebase-admin's send_each)
+FCM_MAX_CONCURRENCY = env_int("FCM_MAX_CONCURRENCY", 64)
+APNS_KEY_FILE = env_str("APNS_KEY_FILE", "")  # the .p8 signing key
+APNS_KEY_ID = env_str("APNS_KEY_ID", "")
+APNS_TEAM_ID = env_str("APNS_TEAM_ID", "")
+APNS_TOPIC = env_str("APNS_TOPIC", "")  # the app's bundle id
+APNS_ENDPOINT = env_str("APNS_ENDPOINT", "https://api.push.apple.com:443")  # sandbox: api.sandbox.push.apple.com
+APNS_CA_FILE = env_str("APNS_CA_FILE", "")  # extra CA to trust (the simulator's)
+APNS_MAX_CONNECTIONS = env_int("APNS_MAX_CONNECTIONS", 4)
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")  # PEM text or a file path
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:push@shop.example")
+WEBPUSH_MAX_CONCURRENCY = env_int("WEBPUSH_MAX_CONCURRENCY", 64)

@@ -1,0 +1,117 @@
+"""APNs: token-based (ES256 .p8 key) HTTP/2 through aioapns, one client per worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aioapns import APNs, NotificationRequest, PushType
+from aioapns.connection import APNsTLSClientProtocol
+
+from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
+from notifications.providers.payloads import PayloadTooLargeError, apns_push
+
+TOKEN_INVALID_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
+# The provider token (our JWT) or the key behind it was refused: every push
+# would fail the same way until the configuration is fixed.
+PROVIDER_ERROR_REASONS = {"InvalidProviderToken", "ExpiredProviderToken", "MissingProviderToken", "BadCertificate"}
+RETRY_REASONS = {
+    "TooManyRequests",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "Shutdown",
+    "TooManyProviderTokenUpdates",
+}
+
+
+def classify(status: int, reason: str) -> Outcome:
+    def outcome(kind: OutcomeKind) -> Outcome:
+        return Outcome(kind, code=reason or str(status), text=reason, status=status)
+
+    if status == 410 or reason in TOKEN_INVALID_REASONS:
+        return outcome(OutcomeKind.TOKEN_INVALID)
+    if status == 429 or status >= 500 or reason in RETRY_REASONS:
+        return outcome(OutcomeKind.RETRY)
+    if reason in PROVIDER_ERROR_REASONS or status == 403:
+        return outcome(OutcomeKind.PROVIDER_ERROR)
+    return outcome(OutcomeKind.PERMANENT)
+
+
+async def _outcome_is_enough(request: NotificationRequest, result: object) -> None:
+    """aioapns logs every refused push unless given this; the Outcome records it instead."""
+
+
+class ApnsProvider(PushProvider):
+    name = "apns"
+
+    def __init__(
+        self,
+        *,
+        key_file: str,
+        key_id: str,
+        team_id: str,
+        topic: str,
+        endpoint: str,
+        ca_file: str = "",
+        max_connections: int = 8,
+        max_concurrency: int = 256,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        ssl_context = ssl.create_default_context(cafile=ca_file or None)
+        self.client = APNs(
+            key=Path(key_file).read_text(),
+            key_id=key_id,
+            team_id=team_id,
+            topic=topic,
+            max_connections=max_connections,
+            ssl_context=ssl_context,
+            err_func=_outcome_is_enough,
+        )
+        # aioapns takes the host and port from its protocol class; a subclass
+        # per provider points it at APNS_ENDPOINT (production, sandbox, simulator).
+        address = urlsplit(endpoint)
+        self.client.pool.protocol_class = type(
+            "PushcartAPNsProtocol",
+            (APNsTLSClientProtocol,),
+            {"APNS_SERVER": address.hostname, "APNS_PORT": address.port or 443},
+        )
+        self._max_concurrency = max_concurrency
+        self._timeout = timeout_seconds
+
+    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+        limit = asyncio.Semaphore(self._max_concurrency)
+
+        async def send(request: SendRequest) -> Outcome:
+            try:
+                push = apns_push(request.message)
+            except PayloadTooLargeError as exc:
+                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
+            notification = NotificationRequest(
+                device_token=request.target.token,
+                message=push.payload,
+                notification_id=request.delivery_id or None,
+                time_to_live=request.message.ttl_seconds,
+                priority=push.priority,
+                collapse_key=push.collapse_id,
+                push_type=PushType.ALERT,
+            )
+            async with limit:
+                try:
+                    result = await asyncio.wait_for(self.client.send_notification(notification), self._timeout)
+                except (TimeoutError, ConnectionError, OSError) as exc:
+                    return Outcome(OutcomeKind.RETRY, code="network", text=f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # aioapns raises bare exceptions when it can't connect
+                    return Outcome(OutcomeKind.RETRY, code="network", text=f"{type(exc).__name__}: {exc}")
+            status = int(result.status)
+            if status == 200:
+                return Outcome.delivered(result.notification_id)
+            return classify(status, result.description or "")
+
+        return list(await asyncio.gather(*(send(r) for r in requests)))
+
+    async def close(self) -> None:
+        for connection in list(getattr(self.client.pool, "connections", [])):
+            connection.close()

@@ -1,0 +1,120 @@
+"""The one small interface between the delivery engine and every push provider.
+
+The engine hands a provider a batch of SendRequests and gets back exactly one
+Outcome per request, in the same order. Provider errors never escape as
+exceptions: each is classified into an OutcomeKind that tells the engine what
+to do next (record, retry later, deactivate the token, give up, or pause the
+whole provider because its credentials were refused).
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+class Priority(enum.StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class PushMessage:
+    """A provider-neutral push: what the shopper sees and what the app receives."""
+
+    title: str
+    body: str
+    image: str = ""
+    deep_link: str = ""
+    data: Mapping[str, str] = field(default_factory=dict)
+    category: str = ""
+    priority: Priority = Priority.HIGH
+    ttl_seconds: int = 24 * 3600
+    collapse_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    """Where to send: one device's token (and, for Web Push, its subscription keys)."""
+
+    token: str
+    web_push_p256dh: str = ""
+    web_push_auth: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    target: PushTarget
+    message: PushMessage
+    # A stable id of the delivery, sent where the provider takes one (apns-id),
+    # so a retried send can be matched in the provider's logs.
+    delivery_id: str = ""
+
+
+class OutcomeKind(enum.StrEnum):
+    DELIVERED = "delivered"  # accepted by the provider; message_id says its id
+    RETRY = "retry"  # try again later; retry_after is the provider's wish, if it said one
+    TOKEN_INVALID = "token_invalid"  # the device is gone: deactivate it, never retry
+    PERMANENT = "permanent"  # this message can't be sent as it is: give up now
+    PROVIDER_ERROR = "provider_error"  # the provider refused our credentials: pause the provider
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    code: str = ""  # the provider's own code (UNREGISTERED, BadDeviceToken, 410, ...)
+    text: str = ""
+    message_id: str = ""
+    retry_after: float | None = None
+    status: int | None = None  # HTTP status, when there was an answer
+
+    @classmethod
+    def delivered(cls, message_id: str, status: int = 200) -> Outcome:
+        return cls(OutcomeKind.DELIVERED, message_id=message_id, status=status)
+
+
+class PushProvider(abc.ABC):
+    """One push service (FCM, APNs, Web Push). One instance per worker process,
+    created and used on that process's single event loop."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+        """Send every request, concurrently within the provider's limit; one Outcome each."""
+
+    async def close(self) -> None:  # noqa: B027 (optional for providers that hold nothing)
+        """Release connections."""
+
+
+class UnconfiguredProvider(PushProvider):
+    """Stands in for a provider that is switched off or has no credentials, so
+    that its devices' deliveries say so plainly instead of failing obscurely."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+        outcome = Outcome(OutcomeKind.PERMANENT, code="provider_not_configured", text=self.reason)
+        return [outcome] * len(requests)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

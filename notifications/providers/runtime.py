@@ -1,0 +1,73 @@
+"""One asyncio event loop per worker process, holding the long-lived provider clients.
+
+Celery tasks are synchronous; the provider clients are asynchronous and bound
+to the loop that created them (firebase-admin's and aiohttp's clients fail on
+a second loop). So each process runs one loop in a daemon thread and tasks
+submit batches to it. After a fork (Celery's prefork pool) the child starts
+its own loop and clients: nothing created in the parent is reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+
+from notifications.providers.base import Outcome, PushProvider, SendRequest
+from notifications.providers.registry import build_provider
+
+
+class ProviderRuntime:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._providers: dict[str, PushProvider] = {}
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="push-providers", daemon=True)
+                thread.start()
+                self._loop, self._pid, self._providers = loop, os.getpid(), {}
+            return self._loop
+
+    def send(self, provider: str, requests: Sequence[SendRequest], timeout: float | None = None) -> list[Outcome]:
+        """Send a batch through `provider`; blocks until every outcome is known."""
+        if not requests:
+            return []
+        future = asyncio.run_coroutine_threadsafe(self._send(provider, requests), self._event_loop())
+        return future.result(timeout)
+
+    async def _send(self, name: str, requests: Sequence[SendRequest]) -> list[Outcome]:
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = self._providers[name] = build_provider(name)
+        return await provider.send_batch(requests)
+
+    def provider(self, name: str) -> PushProvider:
+        """The process's instance of a provider (built on the runtime's loop)."""
+        future = asyncio.run_coroutine_threadsafe(self._get(name), self._event_loop())
+        return future.result()
+
+    async def _get(self, name: str) -> PushProvider:
+        if name not in self._providers:
+            self._providers[name] = build_provider(name)
+        return self._providers[name]
+
+    def reset(self) -> None:
+        """Close every provider client; the next send builds them again from settings."""
+        if self._loop is None or self._pid != os.getpid():
+            return
+        providers, self._providers = self._providers, {}
+
+        async def close_all() -> None:
+            for provider in providers.values():
+                await provider.close()
+
+        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(30)
+
+
+runtime = ProviderRuntime()

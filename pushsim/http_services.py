@@ -1,0 +1,232 @@
+"""The simulator's plain-HTTP side: FCM HTTP v1, its OAuth token endpoint, Web Push, control API."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import secrets
+import time
+from pathlib import Path
+
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pushsim.behaviour import Behaviour
+from pushsim.store import MessageStore
+
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # what google-auth always signs
+FCM_MAX_MESSAGE_BYTES = 4096
+WEBPUSH_MAX_BODY_BYTES = 4096
+FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+ACCESS_TOKEN_SECONDS = 3600
+
+# outcome -> (HTTP status, google.rpc status, FCM errorCode)
+FCM_ERRORS = {
+    "unregistered": (404, "NOT_FOUND", "UNREGISTERED"),
+    "invalid": (400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"),
+    "mismatch": (403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH"),
+    "unavailable": (503, "UNAVAILABLE", "UNAVAILABLE"),
+    "quota": (429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"),
+    "rate_limited": (429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"),
+    "internal": (500, "INTERNAL", "INTERNAL"),
+}
+WEBPUSH_STATUS = {
+    "unregistered": 410,
+    "invalid": 404,
+    "mismatch": 404,
+    "unavailable": 503,
+    "quota": 429,
+    "rate_limited": 429,
+    "internal": 500,
+}
+RETRY_AFTER_OUTCOMES = {"unavailable", "quota", "rate_limited"}
+
+
+def load_service_accounts(state_dir: Path) -> dict[str, tuple[str, object]]:
+    """client_email -> (project_id, public key) of every service-account JSON in the state dir."""
+    accounts = {}
+    for path in state_dir.glob("*.json"):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if data.get("type") == "service_account":
+            key = serialization.load_pem_private_key(data["private_key"].encode(), password=None)
+            accounts[data["client_email"]] = (data["project_id"], key.public_key())
+    return accounts
+
+
+def fcm_error(status: int, rpc_status: str, message: str, error_code: str | None = None) -> dict:
+    error: dict = {"code": status, "message": message, "status": rpc_status}
+    if error_code:
+        error["details"] = [{"@type": FCM_ERROR_TYPE, "errorCode": error_code}]
+    return {"error": error}
+
+
+class HttpServices:
+    def __init__(self, behaviour: Behaviour, store: MessageStore, state_dir: Path) -> None:
+        self.behaviour = behaviour
+        self.store = store
+        self.accounts = load_service_accounts(state_dir)
+        self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> (project, expiry)
+        self.vapid_verified: dict[str, float] = {}  # Authorization header -> exp
+        self.ids = itertools.count(1)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_post("/token", self.token)
+        app.router.add_post("/v1/projects/{project}/messages:send", self.fcm_send)
+        app.router.add_post("/wp/{subscription}", self.webpush)
+        app.router.add_get("/control/health", self.health)
+        app.router.add_get("/control/stats", self.stats)
+        app.router.add_get("/control/messages", self.messages)
+        app.router.add_post("/control/config", self.config)
+        app.router.add_post("/control/reset", self.reset)
+        return app
+
+    # --- OAuth 2.0 (the service account's token_uri) -------------------------
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        assertion = str(form.get("assertion", ""))
+        try:
+            issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
+            project, public_key = self.accounts[issuer]
+            jwt.decode(assertion, public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN_AUDIENCE)
+        except (KeyError, jwt.InvalidTokenError) as exc:
+            detail = "unknown service account" if isinstance(exc, KeyError) else str(exc)
+            return web.json_response({"error": "invalid_grant", "error_description": detail}, status=400)
+        token = f"ya29.sim-{secrets.token_urlsafe(24)}"
+        self.access_tokens[token] = (project, time.time() + ACCESS_TOKEN_SECONDS)
+        return web.json_response({"access_token": token, "expires_in": ACCESS_TOKEN_SECONDS, "token_type": "Bearer"})
+
+    # --- FCM HTTP v1 ---------------------------------------------------------------
+    async def fcm_send(self, request: web.Request) -> web.Response:
+        project = request.match_info["project"]
+        bearer = request.headers.get("Authorization", "")
+        granted = self.access_tokens.get(bearer[7:]) if bearer.startswith("Bearer ") else None
+        if granted is None or granted[1] < time.time():
+            self.behaviour.count("fcm", "unauthenticated")
+            return web.json_response(
+                fcm_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), status=401
+            )
+        if granted[0] != project:
+            self.behaviour.count("fcm", "permission_denied")
+            return web.json_response(
+                fcm_error(403, "PERMISSION_DENIED", f"Permission denied on project {project}."), status=403
+            )
+        body = await request.read()
+        try:
+            message = json.loads(body)["message"]
+            assert isinstance(message, dict)
+        except (ValueError, KeyError, AssertionError):
+            return self._fcm_invalid("Invalid JSON payload received.")
+        targets = [name for name in ("token", "fid", "topic", "condition") if message.get(name)]
+        if len(targets) != 1:
+            return self._fcm_invalid("Exactly one of token, fid, topic or condition must be specified.")
+        data = message.get("data") or {}
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            return self._fcm_invalid("Invalid value at 'message.data': data values must be strings.")
+        size = len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > FCM_MAX_MESSAGE_BYTES:
+            return self._fcm_invalid(f"Message is too big: {size} bytes, the limit is {FCM_MAX_MESSAGE_BYTES}.")
+        token = str(message.get(targets[0]))
+        outcome = self.behaviour.decide(token)
+        await self._latency()
+        self.behaviour.count("fcm", outcome)
+        self.store.add("fcm", token, message, {}, outcome)
+        if outcome == "ok":
+            return web.json_response({"name": f"projects/{project}/messages/{next(self.ids)}"})
+        status, rpc_status, error_code = FCM_ERRORS[outcome]
+        return web.json_response(
+            fcm_error(status, rpc_status, f"Simulated {outcome}.", error_code),
+            status=status,
+            headers=self._retry_after(outcome),
+        )
+
+    def _fcm_invalid(self, message: str) -> web.Response:
+        self.behaviour.count("fcm", "invalid_request")
+        return web.json_response(fcm_error(400, "INVALID_ARGUMENT", message, "INVALID_ARGUMENT"), status=400)
+
+    # --- Web Push (RFC 8030, VAPID RFC 8292) -----------------------------------
+    async def webpush(self, request: web.Request) -> web.Response:
+        subscription = request.match_info["subscription"]
+        refusal = self._check_vapid(request)
+        if refusal:
+            self.behaviour.count("webpush", "unauthorized")
+            return web.Response(status=401, text=refusal)
+        if "TTL" not in request.headers:
+            return web.Response(status=400, text="TTL header required")
+        if request.headers.get("Content-Encoding", "").lower() != "aes128gcm":
+            return web.Response(status=400, text="Content-Encoding must be aes128gcm")
+        body = await request.read()
+        if len(body) > WEBPUSH_MAX_BODY_BYTES:
+            self.behaviour.count("webpush", "too_large")
+            return web.Response(status=413, text="Payload Too Large")
+        outcome = self.behaviour.decide(subscription)
+        await self._latency()
+        self.behaviour.count("webpush", outcome)
+        kept = ("content-encoding", "authorization", "ttl", "urgency", "topic")
+        headers = {name: request.headers[name] for name in kept if name in request.headers}
+        self.store.add("webpush", subscription, {"encrypted_bytes": len(body)}, headers, outcome)
+        if outcome == "ok":
+            return web.Response(status=201, headers={"Location": f"/wp/messages/{next(self.ids)}"})
+        return web.Response(
+            status=WEBPUSH_STATUS[outcome], text=f"Simulated {outcome}", headers=self._retry_after(outcome)
+        )
+
+    def _check_vapid(self, request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        expiry = self.vapid_verified.get(header)
+        if expiry and expiry > time.time():
+            return None
+        if not header.lower().startswith("vapid "):
+            return "VAPID Authorization required"
+        params = dict(part.strip().split("=", 1) for part in header[6:].split(",") if "=" in part)
+        try:
+            point = base64.urlsafe_b64decode(params["k"] + "=" * (-len(params["k"]) % 4))
+            public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+            claims = jwt.decode(
+                params["t"], public_key, algorithms=["ES256"], audience=f"{request.scheme}://{request.host}"
+            )
+        except (KeyError, ValueError, jwt.InvalidTokenError) as exc:
+            return f"Invalid VAPID authorization: {exc}"
+        self.vapid_verified[header] = float(claims["exp"])
+        return None
+
+    # --- Control -----------------------------------------------------------------
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.behaviour.stats())
+
+    async def messages(self, request: web.Request) -> web.Response:
+        return web.json_response(self.store.get(request.query.get("token", "")))
+
+    async def config(self, request: web.Request) -> web.Response:
+        try:
+            self.behaviour.configure(await request.json())
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(self.behaviour.config.as_dict())
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.behaviour.reset()
+        self.store.clear()
+        return web.json_response(self.behaviour.config.as_dict())
+
+    # --- helpers -------------------------------------------------------------------
+    async def _latency(self) -> None:
+        delay = self.behaviour.latency()
+        if delay:
+            import asyncio
+
+            await asyncio.sleep(delay)
+
+    def _retry_after(self, outcome: str) -> dict[str, str]:
+        return {"Retry-After": str(self.behaviour.config.retry_after)} if outcome in RETRY_AFTER_OUTCOMES else {}
