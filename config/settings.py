@@ -218,6 +218,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # aioapns logs every connection it opens and releases at INFO.
+    "loggers": {"aioapns": {"level": "WARNING"}},
 }
 
 # --- Push providers -----------------------------------------------------------
