@@ -88,8 +88,13 @@ def main() -> None:
                 delivered += sum(o.kind is OutcomeKind.DELIVERED for o in outcomes)
             wall = time.perf_counter() - t0
             rows.append(
-                (label, delivered, delivered / wall, (time.process_time() - cpu0) / delivered * 1e6,
-                 (sim.cpu_seconds() - sim_cpu0) / delivered * 1e6)
+                (
+                    label,
+                    delivered,
+                    delivered / wall,
+                    (time.process_time() - cpu0) / delivered * 1e6,
+                    (sim.cpu_seconds() - sim_cpu0) / delivered * 1e6,
+                )
             )
         runtime.reset()
         rows.append(ceiling(sim, args.messages * 2))
@@ -128,8 +133,13 @@ def ceiling(sim, n: int) -> tuple:  # type: ignore[no-untyped-def]
     cpu0, sim_cpu0, t0 = time.process_time(), sim.cpu_seconds(), time.perf_counter()
     ok = asyncio.run(run())
     wall = time.perf_counter() - t0
-    return ("Simulator ceiling (bare aiohttp, FCM)", ok, ok / wall, (time.process_time() - cpu0) / ok * 1e6,
-            (sim.cpu_seconds() - sim_cpu0) / ok * 1e6)
+    return (
+        "Simulator ceiling (bare aiohttp, FCM)",
+        ok,
+        ok / wall,
+        (time.process_time() - cpu0) / ok * 1e6,
+        (sim.cpu_seconds() - sim_cpu0) / ok * 1e6,
+    )
 
 
 if __name__ == "__main__":

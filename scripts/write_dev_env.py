@@ -44,8 +44,10 @@ def wanted() -> dict[str, str]:
 
 def main() -> int:
     path = ROOT / ".env"
-    existing = path.read_text() if path.exists() else (
-        "# Local development only; written by scripts/write_dev_env.py. Not for deployment.\n"
+    existing = (
+        path.read_text()
+        if path.exists()
+        else ("# Local development only; written by scripts/write_dev_env.py. Not for deployment.\n")
     )
     present = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
     missing = {name: value for name, value in wanted().items() if name not in present}
