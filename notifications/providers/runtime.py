@@ -10,12 +10,15 @@ its own loop and clients: nothing created in the parent is reused.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Sequence
 
-from notifications.providers.base import Outcome, PushProvider, SendRequest
+from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
 from notifications.providers.registry import build_provider
+
+logger = logging.getLogger(__name__)
 
 
 class ProviderRuntime:
@@ -42,10 +45,24 @@ class ProviderRuntime:
         return future.result(timeout)
 
     async def _send(self, name: str, requests: Sequence[SendRequest]) -> list[Outcome]:
-        provider = self._providers.get(name)
-        if provider is None:
-            provider = self._providers[name] = build_provider(name)
-        return await provider.send_batch(requests)
+        try:
+            provider = await self._get(name)
+        except Exception as exc:
+            # Unreadable credentials and the like: every message would fail the
+            # same way until the configuration is fixed, so the provider pauses.
+            logger.exception("Provider %s could not be set up", name)
+            text = f"{name} could not be set up: {type(exc).__name__}: {exc}"
+            return [Outcome(OutcomeKind.PROVIDER_ERROR, code="provider_misconfigured", text=text)] * len(requests)
+        try:
+            return await provider.send_batch(requests)
+        except Exception as exc:
+            # Adapters classify every answer they know; anything else (a bug, a
+            # client library's surprise) must still not escape to the engine as
+            # an exception, and must not lose the messages: they are retried.
+            logger.exception("Provider %s raised while sending %d message(s)", name, len(requests))
+            return [Outcome(OutcomeKind.RETRY, code="provider_exception", text=f"{type(exc).__name__}: {exc}")] * len(
+                requests
+            )
 
     def provider(self, name: str) -> PushProvider:
         """The process's instance of a provider (built on the runtime's loop)."""

@@ -22,3 +22,12 @@ def test_a_provider_without_credentials_names_the_missing_setting(provider_setti
     [outcome] = send_with("fcm", [REQUEST])
     assert outcome.code == "provider_not_configured"
     assert "set FCM_CREDENTIALS_FILE" in outcome.text
+
+
+def test_unreadable_credentials_are_a_provider_error_not_an_exception(provider_settings, tmp_path):
+    broken = tmp_path / "service-account.json"
+    broken.write_text("{not json")
+    provider_settings.FCM_CREDENTIALS_FILE = str(broken)
+    outcomes = send_with("fcm", [REQUEST, REQUEST])
+    assert [(o.kind, o.code) for o in outcomes] == [(OutcomeKind.PROVIDER_ERROR, "provider_misconfigured")] * 2
+    assert "could not be set up" in outcomes[0].text
