@@ -1,5 +1,5 @@
-"""Shared fixtures: the real PostgreSQL (pytest-django's test database) and the
-real Redis (database 15), emptied before each test."""
+"""Shared fixtures: the real PostgreSQL (pytest-django's test database), the
+real Redis (database 15, emptied before each test) and the provider simulator."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.jwt_tokens import mint_app_token
 from accounts.services import create_api_key
+from pushsim.control import Simulator, running
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +46,17 @@ def service_client(db: None) -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    """One pushsim process for the session, on free ports, with its own credentials."""
+    with running(tmp_path_factory.mktemp("pushsim")) as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(simulator: Simulator) -> Simulator:
+    """The simulator with counters, stored messages and faults reset."""
+    simulator.reset()
+    return simulator

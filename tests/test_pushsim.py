@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from pushsim.control import Simulator, running
-
-
-@pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    with running(tmp_path_factory.mktemp("pushsim")) as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(simulator: Simulator) -> Simulator:
-    simulator.reset()
-    return simulator
+from pushsim.control import Simulator
 
 
 def fcm_token(sim: Simulator) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from notifications.providers.base import Outcome, SendRequest
 from notifications.providers.runtime import runtime
 from pushsim import credentials
-from pushsim.control import Simulator, running
-
-
-@pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    with running(tmp_path_factory.mktemp("pushsim")) as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(simulator: Simulator) -> Simulator:
-    simulator.reset()
-    return simulator
+from pushsim.control import Simulator
 
 
 @pytest.fixture
