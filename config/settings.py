@@ -206,10 +206,13 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "deactivate-stale-devices": {
-        "task": "devices.tasks.deactivate_stale_devices",
-        "schedule": timedelta(hours=6),
+    "deactivate-stale-devices": {"task": "devices.tasks.deactivate_stale_devices", "schedule": timedelta(hours=6)},
+    "dispatch-due-deliveries": {
+        "task": "notifications.tasks.dispatch_due",
+        "schedule": timedelta(seconds=1),
+        "options": {"expires": 5},  # a backlog of dispatch runs is pointless: the next one does it all
     },
+    "sweep-stuck-deliveries": {"task": "notifications.tasks.sweep_stuck", "schedule": timedelta(seconds=30)},
 }
 
 LOGGING = {
@@ -242,3 +245,31 @@ APNS_MAX_CONNECTIONS = env_int("APNS_MAX_CONNECTIONS", 4)
 VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")  # PEM text or a file path
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:push@shop.example")
 WEBPUSH_MAX_CONCURRENCY = env_int("WEBPUSH_MAX_CONCURRENCY", 64)
+
+# --- Delivery engine ------------------------------------------------------------
+# Each category is transactional (own queue, exempt from marketing limits) or marketing.
+NOTIFICATION_CATEGORIES = {
+    "order_updates": "transactional",
+    "cart_reminders": "marketing",
+    "promotions": "marketing",
+    "restocks": "marketing",
+    "price_drops": "marketing",
+}
+DELIVERY_BACKOFF_BASE_SECONDS = float(env_str("DELIVERY_BACKOFF_BASE_SECONDS", "5"))
+DELIVERY_BACKOFF_FACTOR = float(env_str("DELIVERY_BACKOFF_FACTOR", "2"))
+DELIVERY_BACKOFF_CAP_SECONDS = float(env_str("DELIVERY_BACKOFF_CAP_SECONDS", "600"))
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 6)
+DELIVERY_SEND_BATCH = env_int("DELIVERY_SEND_BATCH", 500)  # deliveries per provider call
+DELIVERY_STUCK_AFTER_SECONDS = env_int("DELIVERY_STUCK_AFTER_SECONDS", 120)  # then the sweep requeues
+DELIVERY_PROVIDER_PAUSE_SECONDS = env_int("DELIVERY_PROVIDER_PAUSE_SECONDS", 300)
+SEND_AT_PAST_TOLERANCE_SECONDS = env_int("SEND_AT_PAST_TOLERANCE_SECONDS", 300)
+# Per-provider sending rate across all workers (messages/s); 0 = unlimited.
+PROVIDER_RATE_LIMITS = {
+    "fcm": env_int("FCM_RATE_LIMIT", 0),
+    "apns": env_int("APNS_RATE_LIMIT", 0),
+    "webpush": env_int("WEBPUSH_RATE_LIMIT", 0),
+}
+QUEUE_TRANSACTIONAL = "transactional"
+QUEUE_MARKETING = "marketing"
+CELERY_TASK_ROUTES = {"notifications.tasks.dispatch_due": {"queue": "default"}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

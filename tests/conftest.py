@@ -3,7 +3,9 @@ real Redis (database 15, emptied before each test) and the provider simulator.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,6 +14,8 @@ from rest_framework.test import APIClient
 
 from accounts.jwt_tokens import mint_app_token
 from accounts.services import create_api_key
+from notifications.providers.runtime import runtime
+from pushsim import credentials
 from pushsim.control import Simulator, running
 
 
@@ -60,3 +64,34 @@ def sim(simulator: Simulator) -> Simulator:
     """The simulator with counters, stored messages and faults reset."""
     simulator.reset()
     return simulator
+
+
+@pytest.fixture
+def provider_settings(settings, simulator: Simulator):  # type: ignore[no-untyped-def]
+    """Settings for all three providers against the simulator; provider clients rebuilt per test."""
+    paths = simulator.paths
+    apns = json.loads(paths.apns_meta.read_text())
+    settings.PUSH_PROVIDERS = ["fcm", "apns", "webpush"]
+    settings.FCM_CREDENTIALS_FILE = str(paths.service_account)
+    settings.FCM_ENDPOINT = simulator.base_url
+    settings.FCM_TRANSPORT = "http"
+    settings.APNS_KEY_FILE = str(paths.apns_key)
+    settings.APNS_KEY_ID = apns["key_id"]
+    settings.APNS_TEAM_ID = apns["team_id"]
+    settings.APNS_TOPIC = apns["topic"]
+    settings.APNS_ENDPOINT = simulator.apns_endpoint
+    settings.APNS_CA_FILE = str(paths.ca_cert)
+    settings.VAPID_PRIVATE_KEY = str(paths.vapid_private)
+    runtime.reset()
+    yield settings
+    runtime.reset()
+
+
+@pytest.fixture
+def foreign_service_account(tmp_path: Path, simulator: Simulator) -> Path:
+    """A well-formed service account the simulated Google has never heard of."""
+    path = tmp_path / "foreign-service-account.json"
+    account = credentials.service_account(simulator.base_url)
+    account["client_email"] = "stranger@elsewhere.iam.gserviceaccount.com"
+    path.write_text(json.dumps(account))
+    return path

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from config.api import StrictFieldsMixin
+from notifications.creation import Content
+from notifications.providers.base import Priority, PushMessage
+from notifications.providers.payloads import PayloadTooLargeError, apns_push, fcm_body, webpush_payload
+
+MAX_AUDIENCE = 1000
+# A long FCM token, so the size check holds for any real device.
+SIZE_CHECK_TOKEN = "x" * 200
+
+
+class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    user_id = serializers.CharField(max_length=255, required=False, help_text="One recipient…")
+    user_ids = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        max_length=MAX_AUDIENCE,
+        help_text=f"…or up to {MAX_AUDIENCE} recipients.",
+    )
+    title = serializers.CharField(max_length=200)
+    body = serializers.CharField(max_length=1000)
+    image = serializers.URLField(max_length=1000, required=False, allow_blank=True)
+    deep_link = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    data = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, help_text="String values only (as FCM requires)."
+    )
+    category = serializers.ChoiceField(choices=sorted(settings.NOTIFICATION_CATEGORIES))
+    priority = serializers.ChoiceField(choices=[p.value for p in Priority], default="high")
+    ttl_seconds = serializers.IntegerField(min_value=0, max_value=28 * 24 * 3600, default=24 * 3600)
+    collapse_key = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    send_at = serializers.DateTimeField(required=False, help_text="Send later (ISO 8601 with a time zone).")
+    idempotency_key = serializers.CharField(
+        max_length=255, required=False, help_text="A repeated key returns the first answer and sends nothing twice."
+    )
+
+    def validate_send_at(self, value: Any) -> Any:
+        tolerance = timedelta(seconds=settings.SEND_AT_PAST_TOLERANCE_SECONDS)
+        if value < timezone.now() - tolerance:
+            raise serializers.ValidationError(f"send_at is more than {tolerance} in the past.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        has_one, has_many = "user_id" in attrs, "user_ids" in attrs
+        if has_one == has_many:
+            raise serializers.ValidationError({"user_ids": ["Give either user_id or user_ids."]})
+        if has_many and not attrs["user_ids"]:
+            raise serializers.ValidationError({"user_ids": ["The audience is empty."]})
+        attrs["recipients"] = [attrs.pop("user_id")] if has_one else attrs.pop("user_ids")
+        message = PushMessage(
+            title=attrs["title"],
+            body=attrs["body"],
+            image=attrs.get("image", ""),
+            deep_link=attrs.get("deep_link", ""),
+            data=attrs.get("data", {}),
+            category=attrs["category"],
+            priority=Priority(attrs["priority"]),
+            ttl_seconds=attrs["ttl_seconds"],
+            collapse_key=attrs.get("collapse_key", ""),
+        )
+        try:
+            fcm_body(SIZE_CHECK_TOKEN, message)
+            apns_push(message)
+            webpush_payload(message)
+        except PayloadTooLargeError as exc:
+            raise serializers.ValidationError({"body": [str(exc)]}) from None
+        return attrs
+
+    def content(self) -> Content:
+        data = self.validated_data
+        return Content(
+            title=data["title"],
+            body=data["body"],
+            category=data["category"],
+            image=data.get("image", ""),
+            deep_link=data.get("deep_link", ""),
+            data=data.get("data", {}),
+            priority=data["priority"],
+            ttl_seconds=data["ttl_seconds"],
+            collapse_key=data.get("collapse_key", ""),
+        )
+
+
+class NotificationCreatedSerializer(serializers.Serializer):
+    notification_ids = serializers.ListField(child=serializers.IntegerField())
+    status = serializers.ChoiceField(choices=["pending", "scheduled"])

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.authentication import ServiceApiKeyAuthentication
+from accounts.permissions import require_scope
+from config.api import PushcartAPIView, error_responses
+from notifications.api.serializers import NotificationCreatedSerializer, NotificationCreateSerializer
+from notifications.creation import create_notifications
+from notifications.models import Source
+
+
+class NotificationCreateView(PushcartAPIView):
+    authentication_classes = [ServiceApiKeyAuthentication]
+    permission_classes = [require_scope("notifications:write")]
+
+    @extend_schema(
+        operation_id="notifications_send",
+        summary="Send a notification (service)",
+        description=(
+            "Queues one notification per user and answers 202 at once; workers send it to each of the "
+            "user's active devices. A user without an active device gets a notification marked `no_device`. "
+            "With `idempotency_key`, a repeat answers as the first call did and sends nothing."
+        ),
+        request=NotificationCreateSerializer,
+        examples=[
+            OpenApiExample(
+                "Order delayed",
+                value={
+                    "user_id": "shopper-1",
+                    "title": "Your order is running late",
+                    "body": "Order 1042 will arrive between 15:00 and 16:00.",
+                    "category": "order_updates",
+                    "deep_link": "shop://orders/1042",
+                    "data": {"order_id": "1042"},
+                    "idempotency_key": "order-1042-delayed-1",
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Accepted", value={"notification_ids": [101], "status": "pending"}, response_only=True),
+        ],
+        responses={202: NotificationCreatedSerializer, **error_responses(400, 401, 403, 413, 429)},
+        tags=["notifications"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = NotificationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = data.get("idempotency_key")
+        created = create_notifications(
+            user_ids=data["recipients"],
+            content=serializer.content(),
+            source=Source.API,
+            source_ref=f"api-key:{request.user.key_id}",
+            send_at=data.get("send_at"),
+            idempotency=(request.user.pk, key) if key else None,
+        )
+        return Response(created.as_answer(), status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,335 @@
+"""The sending pipeline: notifications → deliveries → provider batches → recorded outcomes.
+
+Every state change of a delivery is a conditional update (only from the state
+the step expects), so a redelivered task, the sweep and a second worker skip
+what another has already claimed or sent.
+
+The one window left: a worker that dies after the provider accepted a batch
+and before the outcomes are written (a few milliseconds per batch) leaves
+those deliveries in `sending`; the sweep requeues them after
+DELIVERY_STUCK_AFTER_SECONDS and they are sent a second time. Outcomes are
+written right after each provider batch returns, so the window is one
+batch's database write, never a whole notification.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from devices.services import deactivate_tokens
+from devices.token_cache import tokens_for_users
+from notifications import metrics, rate_limit
+from notifications.backoff import retry_delay
+from notifications.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    FailedDelivery,
+    FailedDeliveryStatus,
+    Notification,
+    NotificationStatus,
+    ProviderPause,
+)
+from notifications.providers.base import Outcome, OutcomeKind, Priority, PushMessage, PushTarget, SendRequest
+from notifications.providers.runtime import runtime
+
+logger = logging.getLogger(__name__)
+
+CLAIMABLE = (DeliveryStatus.QUEUED, DeliveryStatus.RETRY_SCHEDULED)
+
+
+def queue_for(category: str) -> str:
+    if settings.NOTIFICATION_CATEGORIES.get(category) == "transactional":
+        return settings.QUEUE_TRANSACTIONAL
+    return settings.QUEUE_MARKETING
+
+
+# --- Notifications → deliveries -------------------------------------------------------
+
+
+def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
+    """Create the deliveries of pending notifications, one per active device; returns their ids.
+
+    Tokens come from the Redis cache for all users at once. A notification whose
+    user has no active device is marked so: it is not an error.
+    """
+    with transaction.atomic():
+        notifications = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(notification_ids), status=NotificationStatus.PENDING)
+            .only("pk", "user_id")
+        )
+        if not notifications:
+            return []
+        devices = tokens_for_users(n.user_id for n in notifications)
+        rows = [
+            Delivery(notification_id=n.pk, device_id=d.device_id, provider=d.provider, token=d.token)
+            for n in notifications
+            for d in devices[n.user_id]
+        ]
+        created = Delivery.objects.bulk_create(rows)
+        now = timezone.now()
+        with_devices = [n.pk for n in notifications if devices[n.user_id]]
+        without = [n.pk for n in notifications if not devices[n.user_id]]
+        Notification.objects.filter(pk__in=with_devices).update(status=NotificationStatus.SENDING, updated_at=now)
+        Notification.objects.filter(pk__in=without).update(status=NotificationStatus.NO_DEVICE, updated_at=now)
+    metrics.notifications_without_device(len(without))
+    return [d.pk for d in created]
+
+
+# --- Deliveries → providers ----------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    delivery: Delivery
+    request: SendRequest
+
+
+def send_deliveries(delivery_ids: Sequence[int]) -> dict[str, int]:
+    """Send due deliveries through their providers in batches; returns counts by outcome."""
+    totals: dict[str, int] = defaultdict(int)
+    by_provider: dict[str, list[int]] = defaultdict(list)
+    for pk, provider in Delivery.objects.filter(pk__in=list(delivery_ids), status__in=CLAIMABLE).values_list(
+        "pk", "provider"
+    ):
+        by_provider[provider].append(pk)
+    batch = settings.DELIVERY_SEND_BATCH
+    for provider, ids in by_provider.items():
+        for start in range(0, len(ids), batch):
+            for outcome, count in _send_batch(provider, ids[start : start + batch]).items():
+                totals[outcome] += count
+    return dict(totals)
+
+
+def _send_batch(provider: str, ids: list[int]) -> dict[str, int]:
+    pause = ProviderPause.objects.filter(provider=provider, paused_until__gt=timezone.now()).first()
+    if pause is not None:
+        postponed = Delivery.objects.filter(pk__in=ids, status__in=CLAIMABLE).update(
+            status=DeliveryStatus.RETRY_SCHEDULED, next_attempt_at=pause.paused_until, updated_at=timezone.now()
+        )
+        return {"paused": postponed}
+    # Wait for the shared rate limit before claiming, so a long wait never
+    # leaves claimed deliveries looking stuck.
+    rate_limit.wait_for(provider, len(ids))
+    claimed = _claim(ids)
+    if not claimed:
+        return {}
+    fresh, expired = [], []
+    now = timezone.now()
+    for item in claimed:
+        notification = item.delivery.notification
+        age = (now - notification.created_at).total_seconds()
+        (expired if age > notification.ttl_seconds else fresh).append(item)
+    started = time.perf_counter()
+    sent_at = timezone.now()
+    outcomes = runtime.send(provider, [item.request for item in fresh]) if fresh else []
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    expired_outcome = Outcome(
+        OutcomeKind.PERMANENT, code="expired", text="The notification's TTL ran out before it could be sent."
+    )
+    record_outcomes(
+        provider,
+        [*zip(fresh, outcomes, strict=True), *((item, expired_outcome) for item in expired)],
+        sent_at=sent_at,
+        latency_ms=latency_ms,
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for outcome in [*outcomes, *([expired_outcome] * len(expired))]:
+        counts[outcome.kind.value] += 1
+    return counts
+
+
+def _claim(ids: list[int]) -> list[Claimed]:
+    """Move due deliveries to `sending` (one attempt more); skip any another worker holds."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids, status__in=CLAIMABLE)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=due).update(
+            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
+        )
+    deliveries = (
+        Delivery.objects.filter(pk__in=due)
+        .select_related("notification", "device")
+        .only(
+            "pk",
+            "attempts",
+            "token",
+            "provider",
+            "notification_id",
+            "device__web_push_p256dh",
+            "device__web_push_auth",
+            "notification__title",
+            "notification__body",
+            "notification__image",
+            "notification__deep_link",
+            "notification__data",
+            "notification__category",
+            "notification__priority",
+            "notification__ttl_seconds",
+            "notification__collapse_key",
+            "notification__created_at",
+        )
+    )
+    return [Claimed(d, _request(d)) for d in deliveries]
+
+
+def push_message(notification: Notification) -> PushMessage:
+    return PushMessage(
+        title=notification.title,
+        body=notification.body,
+        image=notification.image,
+        deep_link=notification.deep_link,
+        data={str(k): str(v) for k, v in (notification.data or {}).items()},
+        category=notification.category,
+        priority=Priority(notification.priority),
+        ttl_seconds=notification.ttl_seconds,
+        collapse_key=notification.collapse_key,
+    )
+
+
+def _request(delivery: Delivery) -> SendRequest:
+    target = PushTarget(delivery.token, delivery.device.web_push_p256dh, delivery.device.web_push_auth)
+    # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
+    return SendRequest(target, push_message(delivery.notification), delivery_id=str(uuid.UUID(int=delivery.pk)))
+
+
+# --- Outcomes → database -------------------------------------------------------------
+
+
+def record_outcomes(
+    provider: str, results: list[tuple[Claimed, Outcome]], *, sent_at: datetime, latency_ms: int
+) -> None:
+    """Write one batch's outcomes: attempts, new states, failed records, deactivated tokens."""
+    now = timezone.now()
+    max_attempts = settings.DELIVERY_MAX_ATTEMPTS
+    updates: list[Delivery] = []
+    failures: list[FailedDelivery] = []
+    invalid_tokens: list[str] = []
+    pause: Outcome | None = None
+    for item, outcome in results:
+        delivery = item.delivery
+        delivery.updated_at = now
+        delivery.last_error_code = outcome.code[:64]
+        delivery.last_error_text = outcome.text[:500]
+        kind = outcome.kind
+        if kind is OutcomeKind.DELIVERED:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.provider_message_id = outcome.message_id[:255]
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif kind is OutcomeKind.TOKEN_INVALID:
+            delivery.status = DeliveryStatus.TOKEN_INVALID
+            invalid_tokens.append(delivery.token)
+        elif kind is OutcomeKind.PROVIDER_ERROR:
+            pause = outcome
+            delivery.status = DeliveryStatus.RETRY_SCHEDULED
+            delivery.attempts -= 1  # the provider refused us, not this message: no attempt is spent
+            delivery.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
+        elif kind is OutcomeKind.RETRY and delivery.attempts < max_attempts:
+            delivery.status = DeliveryStatus.RETRY_SCHEDULED
+            delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts, outcome.retry_after))
+        else:  # permanent, or retryable with no attempt left
+            delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+            reason = outcome.text or outcome.code
+            if kind is OutcomeKind.RETRY:
+                reason = f"Gave up after {delivery.attempts} attempts; last answer: {reason}"
+            failures.append(
+                FailedDelivery(
+                    delivery=delivery,
+                    reason=reason[:500],
+                    provider_code=outcome.code[:64],
+                    payload=_as_sent(item),
+                    status=FailedDeliveryStatus.OPEN,
+                    created_at=now,
+                )
+            )
+        updates.append(delivery)
+
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery_id=item.delivery.pk,
+                number=item.delivery.attempts + (1 if outcome.kind is OutcomeKind.PROVIDER_ERROR else 0),
+                sent_at=sent_at,
+                outcome=outcome.kind.value,
+                provider_code=outcome.code[:64],
+                provider_text=outcome.text[:500],
+                latency_ms=latency_ms,
+            )
+            for item, outcome in results
+        )
+        # Only rows still in `sending` (ours): a swept and requeued row is left to its new owner.
+        Delivery.objects.filter(status=DeliveryStatus.SENDING).bulk_update(
+            updates,
+            [
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "provider_message_id",
+                "last_error_code",
+                "last_error_text",
+                "updated_at",
+                "delivered_at",
+            ],
+        )
+        if failures:
+            FailedDelivery.objects.bulk_create(
+                failures,
+                update_conflicts=True,
+                unique_fields=["delivery"],
+                update_fields=[
+                    "reason",
+                    "provider_code",
+                    "payload",
+                    "status",
+                    "created_at",
+                    "resolved_at",
+                    "resolved_by",
+                ],
+            )
+        if pause is not None:
+            pause_provider(provider, f"{pause.code}: {pause.text}")
+    if invalid_tokens:
+        deactivate_tokens(invalid_tokens)
+    metrics.record_batch(provider, results, now)
+
+
+def _as_sent(item: Claimed) -> dict:
+    message = item.request.message
+    return {
+        "token": item.request.target.token,
+        "provider": item.delivery.provider,
+        "title": message.title,
+        "body": message.body,
+        "image": message.image,
+        "deep_link": message.deep_link,
+        "data": dict(message.data),
+        "category": message.category,
+        "priority": message.priority.value,
+        "ttl_seconds": message.ttl_seconds,
+        "collapse_key": message.collapse_key,
+    }
+
+
+def pause_provider(provider: str, reason: str) -> None:
+    until = timezone.now() + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
+    ProviderPause.objects.update_or_create(provider=provider, defaults={"paused_until": until, "reason": reason[:500]})
+    logger.error("Sending on %s paused until %s: %s", provider, until.isoformat(), reason)

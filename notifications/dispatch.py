@@ -1,0 +1,101 @@
+"""Periodic work (beat): due retries and scheduled notifications, and the sweep of lost work.
+
+Backoff waits live in the database (next_attempt_at), not in broker
+countdowns: with Redis as broker a countdown past the visibility timeout is
+delivered again, and a restarted worker drops what it held.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.delivery import queue_for
+from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+
+DISPATCH_LIMIT = 20_000
+SEND_CHUNK = 500
+
+
+def _enqueue_deliveries(rows: list[tuple[int, str]]) -> int:
+    """rows: (delivery id, category). Sends each queue's share in chunks, after commit."""
+    from notifications import tasks
+
+    by_queue: dict[str, list[int]] = defaultdict(list)
+    for pk, category in rows:
+        by_queue[queue_for(category)].append(pk)
+
+    def send() -> None:
+        for queue, ids in by_queue.items():
+            for start in range(0, len(ids), SEND_CHUNK):
+                tasks.send_deliveries.apply_async(args=[ids[start : start + SEND_CHUNK]], queue=queue)
+
+    transaction.on_commit(send)
+    return len(rows)
+
+
+def dispatch_due_retries() -> int:
+    """Queue retries whose time has come (moved to `queued`, so the next run skips them)."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.RETRY_SCHEDULED, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .values_list("pk", "notification__category")[:DISPATCH_LIMIT]
+        )
+        Delivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=DeliveryStatus.QUEUED, updated_at=now)
+        return _enqueue_deliveries(rows)
+
+
+def dispatch_scheduled_notifications() -> int:
+    """Queue notifications whose send_at has come."""
+    from notifications.creation import enqueue_processing
+
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=NotificationStatus.SCHEDULED, send_at__lte=now)
+            .values_list("pk", "category")[:DISPATCH_LIMIT]
+        )
+        Notification.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=NotificationStatus.PENDING, updated_at=now
+        )
+        by_category: dict[str, list[int]] = defaultdict(list)
+        for pk, category in rows:
+            by_category[category].append(pk)
+        for category, ids in by_category.items():
+            enqueue_processing(ids, category)
+    return len(rows)
+
+
+def sweep_stuck() -> dict[str, int]:
+    """Requeue work whose task was lost: a killed worker, a lost broker message."""
+    from notifications.creation import enqueue_processing
+
+    cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_STUCK_AFTER_SECONDS)
+    now = timezone.now()
+    with transaction.atomic():
+        deliveries = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING], updated_at__lt=cutoff)
+            .values_list("pk", "notification__category")[:DISPATCH_LIMIT]
+        )
+        Delivery.objects.filter(pk__in=[pk for pk, _ in deliveries]).update(
+            status=DeliveryStatus.QUEUED, updated_at=now
+        )
+        _enqueue_deliveries(deliveries)
+        notifications = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=NotificationStatus.PENDING, updated_at__lt=cutoff)
+            .values_list("pk", "category")[:DISPATCH_LIMIT]
+        )
+        Notification.objects.filter(pk__in=[pk for pk, _ in notifications]).update(updated_at=now)
+        for pk, category in notifications:
+            enqueue_processing([pk], category)
+    return {"deliveries": len(deliveries), "notifications": len(notifications)}

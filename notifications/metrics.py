@@ -1,0 +1,50 @@
+"""Prometheus metrics of the delivery engine.
+
+Workers and the web process are separate processes; with PROMETHEUS_MULTIPROC_DIR
+set (the run command sets it) every process writes its samples there and
+/metrics adds them up (prometheus-client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Histogram
+
+if TYPE_CHECKING:
+    from notifications.delivery import Claimed
+    from notifications.providers.base import Outcome
+
+DELIVERIES = Counter(
+    "pushcart_deliveries_total",
+    "Delivery attempts by provider, category and outcome",
+    ["provider", "category", "outcome"],
+)
+FAILED = Counter("pushcart_failed_deliveries_total", "Deliveries that ended in a failed record", ["provider"])
+NO_DEVICE = Counter("pushcart_notifications_without_device_total", "Notifications to users with no active device")
+TIME_TO_PROVIDER = Histogram(
+    "pushcart_time_to_provider_seconds",
+    "From notification created to accepted by the provider",
+    ["category"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
+)
+
+
+def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now: datetime) -> None:
+    from notifications.models import DeliveryStatus
+    from notifications.providers.base import OutcomeKind
+
+    for item, outcome in results:
+        notification = item.delivery.notification
+        DELIVERIES.labels(provider, notification.category, outcome.kind.value).inc()
+        if outcome.kind is OutcomeKind.DELIVERED:
+            TIME_TO_PROVIDER.labels(notification.category).observe((now - notification.created_at).total_seconds())
+        elif item.delivery.status == DeliveryStatus.FAILED:
+            FAILED.labels(provider).inc()
+
+
+def notifications_without_device(count: int) -> None:
+    if count:
+        NO_DEVICE.inc(count)

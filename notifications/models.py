@@ -1,0 +1,182 @@
+"""Notifications, their deliveries to each device, every attempt, and what failed for good."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Now
+
+from devices.models import Device, Provider
+
+
+class Source(models.TextChoices):
+    API = "api", "Direct-send API"
+    EVENT = "event", "Business event"
+    CAMPAIGN = "campaign", "Campaign"
+    TEST = "test", "Test send"
+
+
+class NotificationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"  # send_at in the future
+    PENDING = "pending", "Pending"  # waiting for a worker to create its deliveries
+    SENDING = "sending", "Sending"  # deliveries created and on their way
+    NO_DEVICE = "no_device", "No active device"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Notification(models.Model):
+    """One message to one user, rendered; sent to each of their active devices."""
+
+    user_id = models.CharField(max_length=255, db_index=True)
+    title = models.CharField(max_length=200)
+    body = models.CharField(max_length=1000)
+    image = models.URLField(max_length=1000, blank=True, default="")
+    deep_link = models.CharField(max_length=1000, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    category = models.CharField(max_length=32, db_index=True)
+    priority = models.CharField(max_length=8, choices=[("high", "High"), ("normal", "Normal")], default="high")
+    ttl_seconds = models.PositiveIntegerField(default=24 * 3600)
+    collapse_key = models.CharField(max_length=64, blank=True, default="")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    source_ref = models.CharField(
+        max_length=255, blank=True, default="", help_text="Id of the event, campaign or API call."
+    )
+    send_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=NotificationStatus.choices)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["send_at"], name="notification_due", condition=models.Q(status="scheduled")),
+            models.Index(fields=["updated_at"], name="notification_pending", condition=models.Q(status="pending")),
+            models.Index(fields=["source", "source_ref"], name="notification_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.category} to {self.user_id}: {self.title}"
+
+    @property
+    def is_transactional(self) -> bool:
+        return settings.NOTIFICATION_CATEGORIES.get(self.category) == "transactional"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+    FAILED = "failed", "Failed"
+    TOKEN_INVALID = "token_invalid", "Token invalid"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRY_SCHEDULED)
+
+
+class Delivery(models.Model):
+    """One notification to one device. Moves between states only by conditional updates."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    token = models.CharField(max_length=2048, help_text="The device's token when the delivery was made.")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    last_error_code = models.CharField(max_length=64, blank=True, default="")
+    last_error_text = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["notification", "device"], name="delivery_once_per_device")]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_retry_due", condition=models.Q(status="retry_scheduled")
+            ),
+            models.Index(
+                fields=["updated_at"], name="delivery_in_flight", condition=models.Q(status__in=["queued", "sending"])
+            ),
+            models.Index(fields=["token"], name="delivery_token_prefix", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery #{self.pk} ({self.provider}, {self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a delivery: when, what the provider answered, how long it took."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16)
+    provider_code = models.CharField(max_length=64, blank=True, default="")
+    provider_text = models.CharField(max_length=500, blank=True, default="")
+    latency_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        indexes = [models.Index(fields=["delivery", "number"], name="attempt_timeline")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.outcome} {self.provider_code}".strip()
+
+
+class FailedDeliveryStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    REQUEUED = "requeued", "Requeued"
+    DISCARDED = "discarded", "Discarded"
+
+
+class FailedDelivery(models.Model):
+    """The dead-letter record of a delivery that ran out of attempts or failed for good."""
+
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="failure")
+    reason = models.CharField(max_length=500)
+    provider_code = models.CharField(max_length=64, blank=True, default="")
+    payload = models.JSONField(help_text="The message as it was sent.")
+    status = models.CharField(max_length=16, choices=FailedDeliveryStatus.choices, default=FailedDeliveryStatus.OPEN)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = "failed delivery"
+        verbose_name_plural = "failed deliveries"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"failed delivery #{self.delivery_id}: {self.reason[:60]}"
+
+
+class ProviderPause(models.Model):
+    """A provider whose credentials were refused: sending on it waits instead of burning attempts."""
+
+    provider = models.CharField(max_length=16, choices=Provider.choices, primary_key=True)
+    paused_until = models.DateTimeField()
+    reason = models.CharField(max_length=500)
+    paused_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"{self.provider} paused until {self.paused_until:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to an API call with an idempotency key, replayed for repeats."""
+
+    principal = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    response = models.JSONField()
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_once")]
+
+    def __str__(self) -> str:
+        return f"{self.principal}: {self.key}"

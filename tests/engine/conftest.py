@@ -1,0 +1,62 @@
+"""The delivery engine in-process: Celery tasks run eagerly at commit, against the real
+PostgreSQL, Redis and simulator. (tests/engine/test_worker.py runs real worker processes.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from django.utils import timezone
+
+from devices.services import register_device
+from notifications import delivery, dispatch
+from notifications.models import Delivery, DeliveryStatus
+from tests.providers.conftest import browser_subscription
+
+
+@pytest.fixture
+def engine(settings, provider_settings, sim):  # type: ignore[no-untyped-def]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 0.05
+    settings.DELIVERY_BACKOFF_CAP_SECONDS = 0.4
+    settings.DELIVERY_MAX_ATTEMPTS = 4
+    yield sim
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def shopper(sim) -> Callable[..., list[str]]:  # type: ignore[no-untyped-def]
+    """Register devices for a user; tokens get a per-test suffix so simulator state can't leak between tests."""
+
+    def make(user_id: str, *tokens: str, web: str | None = None) -> list[str]:
+        made = []
+        for token in tokens:
+            platform = "ios" if token.startswith("ios") or "-ios" in token else "android"
+            register_device(user_id=user_id, platform=platform, token=token)
+            made.append(token)
+        if web:
+            p256dh, auth = browser_subscription()
+            endpoint = f"{sim.base_url}/wp/{web}"
+            register_device(user_id=user_id, platform="web", token=endpoint, web_push_p256dh=p256dh, web_push_auth=auth)
+            made.append(endpoint)
+        return made
+
+    return make
+
+
+def run_until_settled(timeout: float = 15.0) -> None:
+    """Drive the periodic dispatcher in-process until no delivery is open (retries are due quickly in tests)."""
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.filter(
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRY_SCHEDULED]
+    ).exists():
+        assert time.monotonic() < deadline, list(Delivery.objects.values_list("token", "status", "next_attempt_at"))
+        dispatch.dispatch_due_retries()
+        time.sleep(0.05)
+
+
+__all__ = ["delivery", "run_until_settled", "timezone"]

@@ -1,0 +1,164 @@
+"""From the direct-send API to the provider and back into the delivery log."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from devices.models import Device
+from notifications import dispatch
+from notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    FailedDelivery,
+    Notification,
+    NotificationStatus,
+    ProviderPause,
+)
+
+from .conftest import run_until_settled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORDER_UPDATE = {
+    "title": "Order 1042 is delayed",
+    "body": "Now arriving 15:00-16:00",
+    "category": "order_updates",
+    "data": {"order_id": "1042"},
+    "deep_link": "shop://orders/1042",
+}
+
+
+def send(service_client, **body):  # type: ignore[no-untyped-def]
+    return service_client("notifications:write").post("/api/v1/notifications/", {**ORDER_UPDATE, **body}, format="json")
+
+
+def test_a_notification_reaches_android_ios_and_web_devices(engine, shopper, service_client):
+    android, ios, web = shopper("alice", "ok-android-alice", "ok-ios-alice", web="ok-web-alice")
+    answer = send(service_client, user_id="alice")
+    assert answer.status_code == 202, answer.content
+    [notification_id] = answer.json()["notification_ids"]
+
+    deliveries = {d.token: d for d in Delivery.objects.filter(notification_id=notification_id)}
+    assert {d.status for d in deliveries.values()} == {DeliveryStatus.DELIVERED}
+    assert set(deliveries) == {android, ios, web}
+    assert deliveries[android].provider_message_id.startswith("projects/pushcart-sim/messages/")
+    assert all(d.attempts == 1 and d.attempt_log.count() == 1 for d in deliveries.values())
+    [fcm] = engine.messages("ok-android-alice")
+    assert fcm["payload"]["notification"]["title"] == "Order 1042 is delayed"
+    assert fcm["payload"]["data"] == {
+        "order_id": "1042",
+        "deep_link": "shop://orders/1042",
+        "category": "order_updates",
+    }
+    [apns] = engine.messages("ok-ios-alice")
+    assert apns["headers"]["apns-id"] == f"00000000-0000-0000-0000-{deliveries[ios].pk:012x}"
+    assert len(engine.messages("ok-web-alice")) == 1
+    assert Notification.objects.get().status == NotificationStatus.SENDING
+
+
+def test_an_unregistered_token_is_deactivated_and_never_retried(engine, shopper, service_client):
+    shopper("bob", "unregistered-bob")
+    send(service_client, user_id="bob")
+    run_until_settled()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error_code) == (
+        DeliveryStatus.TOKEN_INVALID,
+        1,
+        "UNREGISTERED",
+    )
+    assert not Device.objects.get(token="unregistered-bob").is_active
+    assert len(engine.messages("unregistered-bob")) == 1
+    assert not FailedDelivery.objects.exists()
+
+
+def test_503s_are_retried_with_backoff_until_delivered(engine, shopper, service_client):
+    shopper("carol", "flaky-3-carol")
+    send(service_client, user_id="carol")
+    run_until_settled()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 4)
+    timeline = list(delivery.attempt_log.order_by("number"))
+    assert [(a.number, a.outcome, a.provider_code) for a in timeline] == [
+        (1, "retry", "UNAVAILABLE"),
+        (2, "retry", "UNAVAILABLE"),
+        (3, "retry", "UNAVAILABLE"),
+        (4, "delivered", ""),
+    ]
+    # Never sooner than the simulator's Retry-After (1 s by default).
+    gaps = [(b.sent_at - a.sent_at).total_seconds() for a, b in itertools.pairwise(timeline)]
+    assert all(gap >= 1.0 for gap in gaps), gaps
+
+
+def test_an_always_failing_token_ends_in_a_failed_record_after_the_last_attempt(engine, shopper, service_client):
+    engine.configure(retry_after=0)
+    shopper("dan", "unavailable-dan")
+    send(service_client, user_id="dan")
+    run_until_settled()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 4)
+    failure = FailedDelivery.objects.get()
+    assert failure.reason.startswith("Gave up after 4 attempts")
+    assert failure.payload["title"] == ORDER_UPDATE["title"]
+    assert failure.payload["token"] == "unavailable-dan"
+    assert len(engine.messages("unavailable-dan")) == 4
+
+
+def test_a_permanent_error_fails_at_once(engine, shopper, service_client):
+    shopper("erin", "invalid-erin")
+    send(service_client, user_id="erin")
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
+    assert FailedDelivery.objects.get().provider_code == "INVALID_ARGUMENT"
+
+
+def test_refused_credentials_pause_the_provider_without_spending_attempts(
+    engine, shopper, service_client, provider_settings, foreign_service_account
+):
+    provider_settings.FCM_CREDENTIALS_FILE = str(foreign_service_account)
+    shopper("fay", "ok-fay")
+    send(service_client, user_id="fay")
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.RETRY_SCHEDULED, 0)
+    pause = ProviderPause.objects.get(provider="fcm")
+    assert "OAuth token refused" in pause.reason
+    assert engine.messages("ok-fay") == []
+    # While paused, a due retry is postponed to the end of the pause, not sent.
+    Delivery.objects.update(next_attempt_at=pause.paused_at)
+    dispatch.dispatch_due_retries()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.next_attempt_at) == (DeliveryStatus.RETRY_SCHEDULED, pause.paused_until)
+
+
+def test_a_user_without_devices_gets_a_notification_marked_no_device(engine, service_client):
+    answer = send(service_client, user_ids=["ghost-1", "ghost-2"])
+    assert answer.status_code == 202
+    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.NO_DEVICE}
+    assert not Delivery.objects.exists()
+
+
+def test_a_repeated_idempotency_key_sends_nothing_twice(engine, shopper, service_client):
+    shopper("hal", "ok-hal")
+    client = service_client("notifications:write")
+    body = {**ORDER_UPDATE, "user_id": "hal", "idempotency_key": "order-1042-delayed"}
+    first = client.post("/api/v1/notifications/", body, format="json")
+    again = client.post("/api/v1/notifications/", body, format="json")
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert Notification.objects.count() == 1
+    assert len(engine.messages("ok-hal")) == 1
+
+
+def test_send_at_in_the_future_waits_for_the_dispatcher(engine, shopper, service_client):
+    shopper("ivy", "ok-ivy")
+    answer = send(service_client, user_id="ivy", send_at=(timezone.now() + timedelta(seconds=1)).isoformat())
+    assert answer.json()["status"] == "scheduled"
+    assert dispatch.dispatch_scheduled_notifications() == 0
+    assert engine.messages("ok-ivy") == []
+    time.sleep(1.1)
+    assert dispatch.dispatch_scheduled_notifications() == 1
+    assert Delivery.objects.get().status == DeliveryStatus.DELIVERED
