@@ -19,12 +19,21 @@ ALL_ACTIONS = ("view", "add", "change", "delete")
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MARKETERS: {
         "devices.device": ("view",),
+        "notifications.notification": ("view",),
     },
     SUPPORT: {
         "devices.device": ("view",),
+        "notifications.notification": ("view",),
+        "notifications.delivery": ("view",),
+        "notifications.faileddelivery": ("view",),
+        "notifications.providerpause": ("view",),
     },
     ADMINISTRATORS: {
         "devices.device": ALL_ACTIONS,
+        "notifications.notification": ("view",),
+        "notifications.delivery": ("view",),
+        "notifications.faileddelivery": ("view", "change"),
+        "notifications.providerpause": ("view", "delete"),
         "accounts.serviceapikey": ALL_ACTIONS,
         "auth.user": ALL_ACTIONS,
         "auth.group": ("view",),

@@ -329,6 +329,14 @@ def _as_sent(item: Claimed) -> dict:
     }
 
 
+def resume_providers(providers: list[str]) -> None:
+    """Lift pauses (the credentials were fixed): the postponed deliveries are due at once."""
+    ProviderPause.objects.filter(provider__in=providers).delete()
+    Delivery.objects.filter(status=DeliveryStatus.RETRY_SCHEDULED, provider__in=providers).update(
+        next_attempt_at=timezone.now()
+    )
+
+
 def pause_provider(provider: str, reason: str) -> None:
     until = timezone.now() + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
     ProviderPause.objects.update_or_create(provider=provider, defaults={"paused_until": until, "reason": reason[:500]})

@@ -21,7 +21,7 @@ DISPATCH_LIMIT = 20_000
 SEND_CHUNK = 500
 
 
-def _enqueue_deliveries(rows: list[tuple[int, str]]) -> int:
+def enqueue_deliveries(rows: list[tuple[int, str]]) -> int:
     """rows: (delivery id, category). Sends each queue's share in chunks, after commit."""
     from notifications import tasks
 
@@ -49,7 +49,7 @@ def dispatch_due_retries() -> int:
             .values_list("pk", "notification__category")[:DISPATCH_LIMIT]
         )
         Delivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=DeliveryStatus.QUEUED, updated_at=now)
-        return _enqueue_deliveries(rows)
+        return enqueue_deliveries(rows)
 
 
 def dispatch_scheduled_notifications() -> int:
@@ -89,7 +89,7 @@ def sweep_stuck() -> dict[str, int]:
         Delivery.objects.filter(pk__in=[pk for pk, _ in deliveries]).update(
             status=DeliveryStatus.QUEUED, updated_at=now
         )
-        _enqueue_deliveries(deliveries)
+        enqueue_deliveries(deliveries)
         notifications = list(
             Notification.objects.select_for_update(skip_locked=True)
             .filter(status=NotificationStatus.PENDING, updated_at__lt=cutoff)

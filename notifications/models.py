@@ -103,6 +103,7 @@ class Delivery(models.Model):
                 fields=["updated_at"], name="delivery_in_flight", condition=models.Q(status__in=["queued", "sending"])
             ),
             models.Index(fields=["token"], name="delivery_token_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["created_at"], name="delivery_created"),
         ]
 
     def __str__(self) -> str:

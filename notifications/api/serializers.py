@@ -17,6 +17,15 @@ MAX_AUDIENCE = 1000
 SIZE_CHECK_TOKEN = "x" * 200
 
 
+class StringValueField(serializers.CharField):
+    """A string, and only a string: FCM refuses other data values, so saying so here beats failing later."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        return super().to_internal_value(data)
+
+
 class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     user_id = serializers.CharField(max_length=255, required=False, help_text="One recipient…")
     user_ids = serializers.ListField(
@@ -30,7 +39,7 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     image = serializers.URLField(max_length=1000, required=False, allow_blank=True)
     deep_link = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     data = serializers.DictField(
-        child=serializers.CharField(allow_blank=True), required=False, help_text="String values only (as FCM requires)."
+        child=StringValueField(allow_blank=True), required=False, help_text="String values only (as FCM requires)."
     )
     category = serializers.ChoiceField(choices=sorted(settings.NOTIFICATION_CATEGORIES))
     priority = serializers.ChoiceField(choices=[p.value for p in Priority], default="high")
