@@ -269,6 +269,7 @@ PROVIDER_RATE_LIMITS = {
     "apns": env_int("APNS_RATE_LIMIT", 0),
     "webpush": env_int("WEBPUSH_RATE_LIMIT", 0),
 }
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")  # without it, /metrics answers only on loopback
 QUEUE_TRANSACTIONAL = "transactional"
 QUEUE_MARKETING = "marketing"
 CELERY_TASK_ROUTES = {"notifications.tasks.dispatch_due": {"queue": "default"}}

@@ -2,12 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import observability
+
 admin.site.site_header = "Pushcart"
 admin.site.site_title = "Pushcart admin"
 admin.site.index_title = "Push notifications for the shop"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", observability.healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("devices.api.urls")),

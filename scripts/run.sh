@@ -10,5 +10,8 @@ scripts/setup.sh
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 .venv/bin/python manage.py load_demo --port "${PUSHCART_PORT:-8000}"
-echo "pushcart: starting web, worker and beat (Ctrl-C stops all). The URLs and credentials above are also in .demo.txt"
+# Every process writes its Prometheus samples here; /metrics adds them up.
+export PROMETHEUS_MULTIPROC_DIR="$PWD/.run/prometheus"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+echo "pushcart: starting web, workers (transactional, marketing), beat and pushsim (Ctrl-C stops all). The URLs and credentials above are also in .demo.txt"
 exec .venv/bin/honcho start --procfile Procfile
