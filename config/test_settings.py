@@ -6,6 +6,7 @@ database number (15 unless TEST_REDIS_URL says otherwise).
 
 import os
 
+os.environ["PUSHCART_ENV_FILE"] = os.devnull  # a developer's .env must not change what the tests see
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
 os.environ.setdefault("JWT_SECRET", "test-only-jwt-secret-not-for-any-deployment")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

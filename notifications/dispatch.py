@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -74,16 +75,46 @@ def dispatch_scheduled_notifications() -> int:
     return len(rows)
 
 
+def waiting_messages(queue: str) -> int:
+    """Messages waiting in a broker queue (Redis or RabbitMQ)."""
+    from config.celery import app
+
+    with app.connection_for_read() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # never declared: nothing was ever sent to it
+            return 0
+
+
+def idle_categories() -> list[str]:
+    """Categories whose queue is empty: their stale work can't be waiting for a worker."""
+    idle_queues = {q for q in (settings.QUEUE_TRANSACTIONAL, settings.QUEUE_MARKETING) if waiting_messages(q) == 0}
+    return [category for category in settings.NOTIFICATION_CATEGORIES if queue_for(category) in idle_queues]
+
+
 def sweep_stuck() -> dict[str, int]:
-    """Requeue work whose task was lost: a killed worker, a lost broker message."""
+    """Requeue work whose task was lost: a killed worker, a lost broker message.
+
+    Work is stale when it has not moved for DELIVERY_STUCK_AFTER_SECONDS and
+    its queue is empty; while the queue still holds messages the work may just
+    be waiting its turn, and requeueing it would only pile duplicates onto a
+    busy queue.
+    """
     from notifications.creation import enqueue_processing
 
+    categories = idle_categories()
+    if not categories:
+        return {"deliveries": 0, "notifications": 0}
     cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_STUCK_AFTER_SECONDS)
     now = timezone.now()
     with transaction.atomic():
         deliveries = list(
             Delivery.objects.select_for_update(skip_locked=True)
-            .filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING], updated_at__lt=cutoff)
+            .filter(
+                status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING],
+                updated_at__lt=cutoff,
+                notification__category__in=categories,
+            )
             .values_list("pk", "notification__category")[:DISPATCH_LIMIT]
         )
         Delivery.objects.filter(pk__in=[pk for pk, _ in deliveries]).update(
@@ -92,10 +123,13 @@ def sweep_stuck() -> dict[str, int]:
         enqueue_deliveries(deliveries)
         notifications = list(
             Notification.objects.select_for_update(skip_locked=True)
-            .filter(status=NotificationStatus.PENDING, updated_at__lt=cutoff)
+            .filter(status=NotificationStatus.PENDING, updated_at__lt=cutoff, category__in=categories)
             .values_list("pk", "category")[:DISPATCH_LIMIT]
         )
         Notification.objects.filter(pk__in=[pk for pk, _ in notifications]).update(updated_at=now)
+        by_category: dict[str, list[int]] = defaultdict(list)
         for pk, category in notifications:
-            enqueue_processing([pk], category)
+            by_category[category].append(pk)
+        for category, ids in by_category.items():
+            enqueue_processing(ids, category)
     return {"deliveries": len(deliveries), "notifications": len(notifications)}

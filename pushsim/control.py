@@ -55,6 +55,10 @@ class Simulator:
     def messages(self, token: str) -> list[dict]:
         return self._call("GET", f"/control/messages?token={urllib.parse.quote(token)}")  # type: ignore[return-value]
 
+    def received(self, prefix: str = "") -> dict[str, int]:
+        """Messages received per token, for tokens starting with `prefix`."""
+        return self._call("GET", f"/control/received?prefix={urllib.parse.quote(prefix)}")  # type: ignore[return-value]
+
     def cpu_seconds(self) -> float:
         """User + system CPU time the simulator process has used (Linux /proc)."""
         assert self.process is not None

@@ -83,6 +83,7 @@ class HttpServices:
         app.router.add_get("/control/health", self.health)
         app.router.add_get("/control/stats", self.stats)
         app.router.add_get("/control/messages", self.messages)
+        app.router.add_get("/control/received", self.received)
         app.router.add_post("/control/config", self.config)
         app.router.add_post("/control/reset", self.reset)
         return app
@@ -207,6 +208,10 @@ class HttpServices:
 
     async def messages(self, request: web.Request) -> web.Response:
         return web.json_response(self.store.get(request.query.get("token", "")))
+
+    async def received(self, request: web.Request) -> web.Response:
+        """How many messages each token (with the given prefix) received."""
+        return web.json_response(self.store.counts(request.query.get("prefix", "")))
 
     async def config(self, request: web.Request) -> web.Response:
         try:

@@ -1,0 +1,111 @@
+"""Real Celery worker processes for the tests, on the test database and the test Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+from pushsim.control import Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_environment(simulator: Simulator, **overrides: str) -> dict[str, str]:
+    """What a worker needs to work on the test database with providers pointed at the simulator."""
+    database = connection.settings_dict
+    apns = json.loads(simulator.paths.apns_meta.read_text())
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "FCM_CREDENTIALS_FILE": str(simulator.paths.service_account),
+        "FCM_ENDPOINT": simulator.base_url,
+        "APNS_KEY_FILE": str(simulator.paths.apns_key),
+        "APNS_KEY_ID": apns["key_id"],
+        "APNS_TEAM_ID": apns["team_id"],
+        "APNS_TOPIC": apns["topic"],
+        "APNS_ENDPOINT": simulator.apns_endpoint,
+        "APNS_CA_FILE": str(simulator.paths.ca_cert),
+        "VAPID_PRIVATE_KEY": str(simulator.paths.vapid_private),
+        "DELIVERY_BACKOFF_BASE_SECONDS": "0.1",
+        "DELIVERY_BACKOFF_CAP_SECONDS": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, name: str) -> None:
+        self.process = process
+        self.name = name
+        self.ready = threading.Event()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+            if " ready." in line:
+                self.ready.set()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children): nothing gets to clean up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], queues: str, name: str, concurrency: int = 1) -> Iterator[Worker]:
+    process = subprocess.Popen(  # noqa: S603 (our own command)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}-{time.monotonic_ns()}@test",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    worker = Worker(process, name)
+    try:
+        if not worker.ready.wait(60):
+            raise RuntimeError("worker did not start:\n" + "".join(worker.log[-30:]))
+        yield worker
+    finally:
+        worker.stop()
