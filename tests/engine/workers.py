@@ -75,7 +75,7 @@ class Worker:
 
 @contextmanager
 def celery_worker(env: dict[str, str], queues: str, name: str, concurrency: int = 1) -> Iterator[Worker]:
-    process = subprocess.Popen(  # noqa: S603 (our own command)
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
