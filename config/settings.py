@@ -221,8 +221,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # aioapns logs every connection it opens and releases at INFO.
-    "loggers": {"aioapns": {"level": "WARNING"}},
+    # aioapns logs every connection it opens and releases, httpx every request, at INFO.
+    "loggers": {"aioapns": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # --- Push providers -----------------------------------------------------------

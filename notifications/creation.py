@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from notifications.models import IdempotentRequest, Notification, NotificationStatus
 
-PROCESS_CHUNK = 100  # notifications per worker task
+PROCESS_CHUNK = 500  # notifications per worker task: a provider batch's worth
 
 
 @dataclass(frozen=True)

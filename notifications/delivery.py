@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -276,20 +276,7 @@ def record_outcomes(
             )
             for item, outcome in results
         )
-        # Only rows still in `sending` (ours): a swept and requeued row is left to its new owner.
-        Delivery.objects.filter(status=DeliveryStatus.SENDING).bulk_update(
-            updates,
-            [
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "provider_message_id",
-                "last_error_code",
-                "last_error_text",
-                "updated_at",
-                "delivered_at",
-            ],
-        )
+        _write_states(updates)
         if failures:
             FailedDelivery.objects.bulk_create(
                 failures,
@@ -310,6 +297,39 @@ def record_outcomes(
     if invalid_tokens:
         deactivate_tokens(invalid_tokens)
     metrics.record_batch(provider, results, now)
+
+
+# One statement for a whole batch (Django's bulk_update builds a CASE per field and
+# row, which cost 80% of a batch's time). Only rows still in `sending` (ours) are
+# written: a row the sweep requeued meanwhile is left to its new owner.
+# The f-string holds only constants (the table name, a status), never input.
+_WRITE_STATES = f"""
+UPDATE {Delivery._meta.db_table} AS d SET
+    status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+    provider_message_id = v.provider_message_id, last_error_code = v.last_error_code,
+    last_error_text = v.last_error_text, updated_at = v.updated_at, delivered_at = v.delivered_at
+FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[], %s::text[],
+            %s::timestamptz[], %s::timestamptz[])
+    AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text,
+         updated_at, delivered_at)
+WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
+"""  # noqa: S608
+
+
+def _write_states(deliveries: list[Delivery]) -> None:
+    columns = (
+        "pk",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "provider_message_id",
+        "last_error_code",
+        "last_error_text",
+        "updated_at",
+        "delivered_at",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in columns])
 
 
 def _as_sent(item: Claimed) -> dict:

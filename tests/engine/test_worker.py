@@ -7,12 +7,11 @@ import time
 import pytest
 from django.db.models import Max
 
+from bench.processes import celery_worker, worker_environment
 from devices.models import Device
 from notifications import dispatch
 from notifications.creation import Content, create_notifications
 from notifications.models import Delivery, DeliveryStatus, Notification
-
-from .workers import celery_worker, worker_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

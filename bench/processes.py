@@ -1,4 +1,5 @@
-"""Real Celery worker processes for the tests, on the test database and the test Redis."""
+"""Real Celery worker processes, for the tests and the benchmarks, pointed at a given database,
+Redis and provider simulator."""
 
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from django.db import connection
 
 from pushsim.control import Simulator
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def worker_environment(simulator: Simulator, **overrides: str) -> dict[str, str]:
-    """What a worker needs to work on the test database with providers pointed at the simulator."""
+def worker_environment(
+    simulator: Simulator, settings_module: str = "config.test_settings", **overrides: str
+) -> dict[str, str]:
+    """What a worker needs to work on this process's database with providers pointed at the simulator."""
     database = connection.settings_dict
     apns = json.loads(simulator.paths.apns_meta.read_text())
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "FCM_CREDENTIALS_FILE": str(simulator.paths.service_account),
         "FCM_ENDPOINT": simulator.base_url,
