@@ -102,7 +102,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     inlines = [DeliveryInline]
     fieldsets = [
-        ("To", {"fields": ["user_id", "category", "priority", "status"]}),
+        ("To", {"fields": ["user_id", "category", "priority", "status", "outcome"]}),
         ("Content", {"fields": ["title", "body", "image", "deep_link", "data", "ttl_seconds", "collapse_key"]}),
         ("Source", {"fields": ["source", "source_ref", "send_at", "created_at", "updated_at"]}),
     ]
@@ -132,7 +132,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return found, False
 
-    @admin.display(description="delivered")
+    @admin.display(description="delivered (devices)")
     def outcome(self, notification: Notification) -> str:
         return f"{notification.delivered}/{notification.total}" if notification.total else "—"
 

@@ -19,7 +19,7 @@ class Source(models.TextChoices):
 class NotificationStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"  # send_at in the future
     PENDING = "pending", "Pending"  # waiting for a worker to create its deliveries
-    SENDING = "sending", "Sending"  # deliveries created and on their way
+    SENDING = "sending", "Sent to its devices (see each delivery)"  # deliveries created
     NO_DEVICE = "no_device", "No active device"
     CANCELLED = "cancelled", "Cancelled"
 
