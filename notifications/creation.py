@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from notifications.models import IdempotentRequest, Notification, NotificationStatus
+from notifications.providers.base import Priority, PushMessage
 
 PROCESS_CHUNK = 500  # notifications per worker task: a provider batch's worth
 
@@ -25,6 +26,19 @@ class Content:
     priority: str = "high"
     ttl_seconds: int = 24 * 3600
     collapse_key: str = ""
+
+    def push_message(self) -> PushMessage:
+        return PushMessage(
+            title=self.title,
+            body=self.body,
+            image=self.image,
+            deep_link=self.deep_link,
+            data=self.data,
+            category=self.category,
+            priority=Priority(self.priority),
+            ttl_seconds=self.ttl_seconds,
+            collapse_key=self.collapse_key,
+        )
 
 
 @dataclass(frozen=True)

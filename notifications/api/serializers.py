@@ -9,12 +9,10 @@ from rest_framework import serializers
 
 from config.api import StrictFieldsMixin
 from notifications.creation import Content
-from notifications.providers.base import Priority, PushMessage
-from notifications.providers.payloads import PayloadTooLargeError, apns_push, fcm_body, webpush_payload
+from notifications.providers.base import Priority
+from notifications.providers.payloads import PayloadTooLargeError, check_size
 
 MAX_AUDIENCE = 1000
-# A long FCM token, so the size check holds for any real device.
-SIZE_CHECK_TOKEN = "x" * 200
 
 
 class StringValueField(serializers.CharField):
@@ -63,38 +61,22 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         if has_many and not attrs["user_ids"]:
             raise serializers.ValidationError({"user_ids": ["The audience is empty."]})
         attrs["recipients"] = [attrs.pop("user_id")] if has_one else attrs.pop("user_ids")
-        message = PushMessage(
+        attrs["content"] = Content(
             title=attrs["title"],
             body=attrs["body"],
+            category=attrs["category"],
             image=attrs.get("image", ""),
             deep_link=attrs.get("deep_link", ""),
             data=attrs.get("data", {}),
-            category=attrs["category"],
-            priority=Priority(attrs["priority"]),
+            priority=attrs["priority"],
             ttl_seconds=attrs["ttl_seconds"],
             collapse_key=attrs.get("collapse_key", ""),
         )
         try:
-            fcm_body(SIZE_CHECK_TOKEN, message)
-            apns_push(message)
-            webpush_payload(message)
+            check_size(attrs["content"].push_message())
         except PayloadTooLargeError as exc:
             raise serializers.ValidationError({"body": [str(exc)]}) from None
         return attrs
-
-    def content(self) -> Content:
-        data = self.validated_data
-        return Content(
-            title=data["title"],
-            body=data["body"],
-            category=data["category"],
-            image=data.get("image", ""),
-            deep_link=data.get("deep_link", ""),
-            data=data.get("data", {}),
-            priority=data["priority"],
-            ttl_seconds=data["ttl_seconds"],
-            collapse_key=data.get("collapse_key", ""),
-        )
 
 
 class NotificationCreatedSerializer(serializers.Serializer):

@@ -52,7 +52,7 @@ class NotificationCreateView(PushcartAPIView):
         key = data.get("idempotency_key")
         created = create_notifications(
             user_ids=data["recipients"],
-            content=serializer.content(),
+            content=data["content"],
             source=Source.API,
             source_ref=f"api-key:{request.user.key_id}",
             send_at=data.get("send_at"),

@@ -127,6 +127,13 @@ def webpush_payload(message: PushMessage) -> bytes:
     return encoded
 
 
+def check_size(message: PushMessage, token: str = "x" * 200) -> None:
+    """Raise PayloadTooLargeError if any provider would refuse the message (with a long FCM token)."""
+    fcm_body(token, message)
+    apns_push(message)
+    webpush_payload(message)
+
+
 def webpush_headers(message: PushMessage) -> dict[str, str]:
     headers = {"TTL": str(message.ttl_seconds), "Urgency": "high" if message.priority is Priority.HIGH else "normal"}
     topic = "".join(c for c in message.collapse_key if c.isalnum() or c in "-_")[:WEBPUSH_TOPIC_MAX]
