@@ -130,7 +130,7 @@ def _send_batch(provider: str, ids: list[int]) -> dict[str, int]:
     now = timezone.now()
     for item in claimed:
         notification = item.delivery.notification
-        age = (now - notification.created_at).total_seconds()
+        age = (now - notification.due_at).total_seconds()
         (expired if age > notification.ttl_seconds else fresh).append(item)
     started = time.perf_counter()
     sent_at = timezone.now()
@@ -185,6 +185,7 @@ def _claim(ids: list[int]) -> list[Claimed]:
             "notification__ttl_seconds",
             "notification__collapse_key",
             "notification__created_at",
+            "notification__send_at",
         )
     )
     return [Claimed(d, _request(d)) for d in deliveries]

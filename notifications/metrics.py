@@ -26,7 +26,7 @@ FAILED = Counter("pushcart_failed_deliveries_total", "Deliveries that ended in a
 NO_DEVICE = Counter("pushcart_notifications_without_device_total", "Notifications to users with no active device")
 TIME_TO_PROVIDER = Histogram(
     "pushcart_time_to_provider_seconds",
-    "From notification created to accepted by the provider",
+    "From notification created (or its send_at) to accepted by the provider",
     ["category"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
 )
@@ -40,7 +40,7 @@ def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now:
         notification = item.delivery.notification
         DELIVERIES.labels(provider, notification.category, outcome.kind.value).inc()
         if outcome.kind is OutcomeKind.DELIVERED:
-            TIME_TO_PROVIDER.labels(notification.category).observe((now - notification.created_at).total_seconds())
+            TIME_TO_PROVIDER.labels(notification.category).observe((now - notification.due_at).total_seconds())
         elif item.delivery.status == DeliveryStatus.FAILED:
             FAILED.labels(provider).inc()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
@@ -56,6 +58,11 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.category} to {self.user_id}: {self.title}"
+
+    @property
+    def due_at(self) -> datetime:
+        """When it was meant to go out: its TTL and its latency count from here."""
+        return self.send_at or self.created_at
 
     @property
     def is_transactional(self) -> bool:

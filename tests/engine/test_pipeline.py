@@ -155,7 +155,10 @@ def test_a_repeated_idempotency_key_sends_nothing_twice(engine, shopper, service
 
 def test_send_at_in_the_future_waits_for_the_dispatcher(engine, shopper, service_client):
     shopper("ivy", "ok-ivy")
-    answer = send(service_client, user_id="ivy", send_at=(timezone.now() + timedelta(seconds=1)).isoformat())
+    # A TTL shorter than the wait: it counts from send_at, not from the API call.
+    answer = send(
+        service_client, user_id="ivy", ttl_seconds=1, send_at=(timezone.now() + timedelta(seconds=1)).isoformat()
+    )
     assert answer.json()["status"] == "scheduled"
     assert dispatch.dispatch_scheduled_notifications() == 0
     assert engine.messages("ok-ivy") == []
