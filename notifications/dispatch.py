@@ -44,7 +44,7 @@ def dispatch_due_retries() -> int:
     now = timezone.now()
     with transaction.atomic():
         rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=DeliveryStatus.RETRY_SCHEDULED, next_attempt_at__lte=now)
             .order_by("next_attempt_at")
             .values_list("pk", "notification__category")[:DISPATCH_LIMIT]
@@ -109,7 +109,7 @@ def sweep_stuck() -> dict[str, int]:
     now = timezone.now()
     with transaction.atomic():
         deliveries = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
                 status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING],
                 updated_at__lt=cutoff,
