@@ -213,6 +213,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 5},  # a backlog of dispatch runs is pointless: the next one does it all
     },
     "sweep-stuck-deliveries": {"task": "notifications.tasks.sweep_stuck", "schedule": timedelta(seconds=30)},
+    "forget-old-idempotency-keys": {
+        "task": "notifications.tasks.forget_old_idempotency_keys",
+        "schedule": timedelta(days=1),
+    },
 }
 
 LOGGING = {
@@ -263,6 +267,7 @@ DELIVERY_SEND_BATCH = env_int("DELIVERY_SEND_BATCH", 500)  # deliveries per prov
 DELIVERY_STUCK_AFTER_SECONDS = env_int("DELIVERY_STUCK_AFTER_SECONDS", 120)  # then the sweep requeues
 DELIVERY_PROVIDER_PAUSE_SECONDS = env_int("DELIVERY_PROVIDER_PAUSE_SECONDS", 300)
 SEND_AT_PAST_TOLERANCE_SECONDS = env_int("SEND_AT_PAST_TOLERANCE_SECONDS", 300)
+IDEMPOTENCY_KEY_RETENTION_DAYS = env_int("IDEMPOTENCY_KEY_RETENTION_DAYS", 7)
 # Per-provider sending rate across all workers (messages/s); 0 = unlimited.
 PROVIDER_RATE_LIMITS = {
     "fcm": env_int("FCM_RATE_LIMIT", 0),

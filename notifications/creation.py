@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -107,6 +108,14 @@ def create_notifications(
         previous = IdempotentRequest.objects.get(principal=idempotency[0], key=idempotency[1])
         return Created(replayed=True, **previous.response)
     return created
+
+
+def forget_old_idempotency_keys(*, older_than_days: int | None = None) -> int:
+    """Idempotency keys protect against retries of a call, not forever; old ones are deleted."""
+    days = settings.IDEMPOTENCY_KEY_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def enqueue_processing(notification_ids: Sequence[int], category: str) -> None:

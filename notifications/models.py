@@ -181,7 +181,7 @@ class IdempotentRequest(models.Model):
     principal = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
     response = models.JSONField()
-    created_at = models.DateTimeField(db_default=Now())
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_once")]

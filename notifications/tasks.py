@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from notifications import delivery, dispatch
+from notifications import creation, delivery, dispatch
 
 
 @shared_task(name="notifications.tasks.process_notifications", acks_late=True)
@@ -26,6 +26,12 @@ def dispatch_due() -> dict[str, int]:
         "retries": dispatch.dispatch_due_retries(),
         "scheduled": dispatch.dispatch_scheduled_notifications(),
     }
+
+
+@shared_task(name="notifications.tasks.forget_old_idempotency_keys", acks_late=True)
+def forget_old_idempotency_keys() -> int:
+    """Beat, daily: idempotency keys older than IDEMPOTENCY_KEY_RETENTION_DAYS."""
+    return creation.forget_old_idempotency_keys()
 
 
 @shared_task(name="notifications.tasks.sweep_stuck", acks_late=True)

@@ -165,3 +165,14 @@ def test_send_at_in_the_future_waits_for_the_dispatcher(engine, shopper, service
     time.sleep(1.1)
     assert dispatch.dispatch_scheduled_notifications() == 1
     assert Delivery.objects.get().status == DeliveryStatus.DELIVERED
+
+
+def test_idempotency_keys_are_kept_for_the_retention_period_then_forgotten(engine, service_client):
+    from notifications.creation import forget_old_idempotency_keys
+    from notifications.models import IdempotentRequest
+
+    send(service_client, user_id="jo", idempotency_key="k-old")
+    send(service_client, user_id="jo", idempotency_key="k-new")
+    IdempotentRequest.objects.filter(key="k-old").update(created_at=timezone.now() - timedelta(days=8))
+    assert forget_old_idempotency_keys() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["k-new"]
