@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "accounts",
     "devices",
     "notifications",
+    "templates",
+    "events",
     "campaigns",
 ]
 
@@ -56,7 +58,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -213,6 +215,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 5},  # a backlog of dispatch runs is pointless: the next one does it all
     },
     "sweep-stuck-deliveries": {"task": "notifications.tasks.sweep_stuck", "schedule": timedelta(seconds=30)},
+    "requeue-unprocessed-events": {"task": "events.tasks.requeue_unprocessed", "schedule": timedelta(seconds=30)},
     "forget-old-idempotency-keys": {
         "task": "notifications.tasks.forget_old_idempotency_keys",
         "schedule": timedelta(days=1),
@@ -275,7 +278,16 @@ PROVIDER_RATE_LIMITS = {
     "webpush": env_int("WEBPUSH_RATE_LIMIT", 0),
 }
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")  # without it, /metrics answers only on loopback
+# --- Events ---------------------------------------------------------------------
+EVENT_BATCH_MAX = 500  # events per POST /api/v1/events/
+EVENT_DATA_MAX_BYTES = env_int("EVENT_DATA_MAX_BYTES", 8192)  # an event's `data`, JSON-encoded
+EVENT_STUCK_AFTER_SECONDS = env_int("EVENT_STUCK_AFTER_SECONDS", 60)  # then the beat requeues it
+KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "")
+KAFKA_EVENTS_TOPIC = env_str("KAFKA_EVENTS_TOPIC", "pushcart.events")
+KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "pushcart")
+
 QUEUE_TRANSACTIONAL = "transactional"
 QUEUE_MARKETING = "marketing"
+QUEUE_EVENTS = env_str("QUEUE_EVENTS", QUEUE_TRANSACTIONAL)  # event processing: order events must not wait
 CELERY_TASK_ROUTES = {"notifications.tasks.dispatch_due": {"queue": "default"}}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("devices.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
+    path("api/v1/", include("events.api.urls")),
 ]

@@ -16,6 +16,7 @@ from notifications.models import (
     FailedDelivery,
     Notification,
     ProviderPause,
+    Source,
 )
 
 
@@ -94,6 +95,7 @@ class ProviderFilter(admin.SimpleListFilter):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user_id", "category", "title", "source", "status", "outcome", "created_at"]
+    readonly_fields = ["source_link"]
     list_filter = ["status", "category", "source", ProviderFilter, "created_at"]
     search_fields = ["user_id"]
     search_help_text = "A user id, a notification id (#123), a device token prefix, or a source reference."
@@ -102,10 +104,32 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     inlines = [DeliveryInline]
     fieldsets = [
-        ("To", {"fields": ["user_id", "category", "priority", "status", "outcome"]}),
-        ("Content", {"fields": ["title", "body", "image", "deep_link", "data", "ttl_seconds", "collapse_key"]}),
-        ("Source", {"fields": ["source", "source_ref", "send_at", "created_at", "updated_at"]}),
+        ("To", {"fields": ["user_id", "category", "priority", "status", "status_reason", "outcome"]}),
+        (
+            "Content",
+            {
+                "fields": [
+                    "template_key",
+                    "title",
+                    "body",
+                    "image",
+                    "deep_link",
+                    "data",
+                    "translations",
+                    "ttl_seconds",
+                    "collapse_key",
+                ]
+            },
+        ),
+        ("Source", {"fields": ["source", "source_link", "trigger_key", "send_at", "created_at", "updated_at"]}),
     ]
+
+    @admin.display(description="source reference")
+    def source_link(self, notification: Notification) -> str:
+        if notification.source == Source.EVENT and notification.source_ref.isdigit():
+            url = reverse("admin:events_event_change", args=[notification.source_ref])
+            return format_html("<a href='{}'>event #{}</a>", url, notification.source_ref)
+        return notification.source_ref or "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
         return (

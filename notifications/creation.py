@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from notifications.localization import pick_translation
 from notifications.models import IdempotentRequest, Notification, NotificationStatus
 from notifications.providers.base import Priority, PushMessage
 
@@ -27,19 +29,28 @@ class Content:
     priority: str = "high"
     ttl_seconds: int = 24 * 3600
     collapse_key: str = ""
+    # Per locale (lower case): {"title", "body", "image", "deep_link"}; a device's locale picks one.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    template_key: str = ""
 
-    def push_message(self) -> PushMessage:
-        return PushMessage(
-            title=self.title,
-            body=self.body,
-            image=self.image,
-            deep_link=self.deep_link,
-            data=self.data,
-            category=self.category,
-            priority=Priority(self.priority),
-            ttl_seconds=self.ttl_seconds,
-            collapse_key=self.collapse_key,
-        )
+    def push_message(self, locale: str = "") -> PushMessage:
+        return localized_message(self, locale)
+
+
+def localized_message(source: Content | Notification, locale: str = "") -> PushMessage:
+    """The push a device with this locale gets: its translation's texts, or the default ones."""
+    texts = pick_translation(source.translations, locale) or {}
+    return PushMessage(
+        title=texts.get("title", source.title),
+        body=texts.get("body", source.body),
+        image=texts.get("image", source.image),
+        deep_link=texts.get("deep_link", source.deep_link),
+        data={str(k): str(v) for k, v in (source.data or {}).items()},
+        category=source.category,
+        priority=Priority(source.priority),
+        ttl_seconds=source.ttl_seconds,
+        collapse_key=source.collapse_key,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,36 +82,17 @@ def create_notifications(
         previous = IdempotentRequest.objects.filter(principal=idempotency[0], key=idempotency[1]).first()
         if previous is not None:
             return Created(replayed=True, **previous.response)
-    scheduled = send_at is not None and send_at > timezone.now()
-    status = NotificationStatus.SCHEDULED if scheduled else NotificationStatus.PENDING
     try:
         with transaction.atomic():
-            notifications = Notification.objects.bulk_create(
-                Notification(
-                    user_id=user_id,
-                    title=content.title,
-                    body=content.body,
-                    image=content.image,
-                    deep_link=content.deep_link,
-                    data=content.data,
-                    category=content.category,
-                    priority=content.priority,
-                    ttl_seconds=content.ttl_seconds,
-                    collapse_key=content.collapse_key,
-                    source=source,
-                    source_ref=source_ref,
-                    send_at=send_at,
-                    status=status,
-                )
+            notifications = store_notifications(
+                NewNotification(user_id, content, source, source_ref=source_ref, send_at=send_at)
                 for user_id in dict.fromkeys(user_ids)
             )
-            created = Created([n.pk for n in notifications], status)
+            created = Created([n.pk for n in notifications], notifications[0].status)
             if idempotency:
                 IdempotentRequest.objects.create(
                     principal=idempotency[0], key=idempotency[1], response=created.as_answer()
                 )
-            if not scheduled:
-                enqueue_processing(created.notification_ids, content.category)
     except IntegrityError:
         if not idempotency:
             raise
@@ -108,6 +100,63 @@ def create_notifications(
         previous = IdempotentRequest.objects.get(principal=idempotency[0], key=idempotency[1])
         return Created(replayed=True, **previous.response)
     return created
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    user_id: str
+    content: Content
+    source: str
+    source_ref: str = ""
+    send_at: datetime | None = None
+    # Lets a later event cancel it while it waits (see events.triggers).
+    trigger_key: str = ""
+    # Set when it could not be made (a template lacked data): stored as failed, with this reason.
+    failure: str = ""
+
+
+def store_notifications(items: Iterable[NewNotification]) -> list[Notification]:
+    """Write notifications (in the caller's transaction) and queue the due ones after commit."""
+    now = timezone.now()
+    rows = []
+    for item in items:
+        content = item.content
+        if item.failure:
+            status = NotificationStatus.FAILED
+        elif item.send_at is not None and item.send_at > now:
+            status = NotificationStatus.SCHEDULED
+        else:
+            status = NotificationStatus.PENDING
+        rows.append(
+            Notification(
+                user_id=item.user_id,
+                title=content.title,
+                body=content.body,
+                image=content.image,
+                deep_link=content.deep_link,
+                data=content.data,
+                translations=content.translations,
+                template_key=content.template_key,
+                category=content.category,
+                priority=content.priority,
+                ttl_seconds=content.ttl_seconds,
+                collapse_key=content.collapse_key,
+                source=item.source,
+                source_ref=item.source_ref,
+                send_at=item.send_at,
+                trigger_key=item.trigger_key,
+                status=status,
+                status_reason=item.failure[:500],
+            )
+        )
+    notifications = Notification.objects.bulk_create(rows)
+    due: dict[str, list[int]] = defaultdict(list)
+    for notification in notifications:
+        if notification.status == NotificationStatus.PENDING:
+            due[notification.category].append(notification.pk)
+    for category, ids in due.items():
+        enqueue_processing(ids, category)
+    return notifications
 
 
 def forget_old_idempotency_keys(*, older_than_days: int | None = None) -> int:

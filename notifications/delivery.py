@@ -31,6 +31,7 @@ from devices.services import deactivate_tokens
 from devices.token_cache import tokens_for_users
 from notifications import metrics, rate_limit
 from notifications.backoff import retry_delay
+from notifications.creation import localized_message
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -41,7 +42,7 @@ from notifications.models import (
     NotificationStatus,
     ProviderPause,
 )
-from notifications.providers.base import Outcome, OutcomeKind, Priority, PushMessage, PushTarget, SendRequest
+from notifications.providers.base import Outcome, OutcomeKind, PushTarget, SendRequest
 from notifications.providers.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -175,11 +176,13 @@ def _claim(ids: list[int]) -> list[Claimed]:
             "notification_id",
             "device__web_push_p256dh",
             "device__web_push_auth",
+            "device__locale",
             "notification__title",
             "notification__body",
             "notification__image",
             "notification__deep_link",
             "notification__data",
+            "notification__translations",
             "notification__category",
             "notification__priority",
             "notification__ttl_seconds",
@@ -191,24 +194,11 @@ def _claim(ids: list[int]) -> list[Claimed]:
     return [Claimed(d, _request(d)) for d in deliveries]
 
 
-def push_message(notification: Notification) -> PushMessage:
-    return PushMessage(
-        title=notification.title,
-        body=notification.body,
-        image=notification.image,
-        deep_link=notification.deep_link,
-        data={str(k): str(v) for k, v in (notification.data or {}).items()},
-        category=notification.category,
-        priority=Priority(notification.priority),
-        ttl_seconds=notification.ttl_seconds,
-        collapse_key=notification.collapse_key,
-    )
-
-
 def _request(delivery: Delivery) -> SendRequest:
     target = PushTarget(delivery.token, delivery.device.web_push_p256dh, delivery.device.web_push_auth)
     # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
-    return SendRequest(target, push_message(delivery.notification), delivery_id=str(uuid.UUID(int=delivery.pk)))
+    message = localized_message(delivery.notification, delivery.device.locale)
+    return SendRequest(target, message, delivery_id=str(uuid.UUID(int=delivery.pk)))
 
 
 # --- Outcomes → database -------------------------------------------------------------

@@ -24,6 +24,7 @@ class NotificationStatus(models.TextChoices):
     SENDING = "sending", "Sent to its devices (see each delivery)"  # deliveries created
     NO_DEVICE = "no_device", "No active device"
     CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed before sending (see reason)"  # e.g. its template lacked data
 
 
 class Notification(models.Model):
@@ -35,6 +36,10 @@ class Notification(models.Model):
     image = models.URLField(max_length=1000, blank=True, default="")
     deep_link = models.CharField(max_length=1000, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
+    translations = models.JSONField(
+        default=dict, blank=True, help_text="Title, body, image and deep link per locale; a device's locale picks one."
+    )
+    template_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     category = models.CharField(max_length=32, db_index=True)
     priority = models.CharField(max_length=8, choices=[("high", "High"), ("normal", "Normal")], default="high")
     ttl_seconds = models.PositiveIntegerField(default=24 * 3600)
@@ -44,12 +49,26 @@ class Notification(models.Model):
         max_length=255, blank=True, default="", help_text="Id of the event, campaign or API call."
     )
     send_at = models.DateTimeField(null=True, blank=True)
+    trigger_key = models.CharField(
+        max_length=255, blank=True, default="", help_text="A later event with this key cancels it while it waits."
+    )
     status = models.CharField(max_length=16, choices=NotificationStatus.choices)
+    status_reason = models.CharField(
+        max_length=500, blank=True, default="", help_text="Why it failed or was cancelled."
+    )
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     updated_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # A rule's waiting send for one thing (a cart): at most one per user and key.
+            models.UniqueConstraint(
+                fields=["user_id", "trigger_key"],
+                name="one_waiting_send_per_trigger",
+                condition=models.Q(status="scheduled") & ~models.Q(trigger_key=""),
+            ),
+        ]
         indexes = [
             models.Index(fields=["send_at"], name="notification_due", condition=models.Q(status="scheduled")),
             models.Index(fields=["updated_at"], name="notification_pending", condition=models.Q(status="pending")),

@@ -88,7 +88,7 @@ class ApnsPush:
     push_type: str = "alert"
 
 
-def apns_push(message: PushMessage) -> ApnsPush:
+def _apns_payload(message: PushMessage) -> dict:
     aps: dict = {"alert": {"title": message.title, "body": message.body}, "sound": "default"}
     if message.image:
         aps["mutable-content"] = 1
@@ -97,6 +97,11 @@ def apns_push(message: PushMessage) -> ApnsPush:
     payload: dict = {"aps": aps, **_app_data(message)}
     if message.image:
         payload.setdefault("image", message.image)
+    return payload
+
+
+def apns_push(message: PushMessage) -> ApnsPush:
+    payload = _apns_payload(message)
     size = len(_dumps(payload))
     if size > APNS_MAX_BYTES:
         raise PayloadTooLargeError("APNs", size, APNS_MAX_BYTES)
@@ -109,8 +114,7 @@ def apns_push(message: PushMessage) -> ApnsPush:
     )
 
 
-def webpush_payload(message: PushMessage) -> bytes:
-    """What the service worker receives (it shows the notification itself)."""
+def _webpush_body(message: PushMessage) -> dict:
     body: dict = {"title": message.title, "body": message.body}
     if message.image:
         body["image"] = message.image
@@ -121,17 +125,31 @@ def webpush_payload(message: PushMessage) -> bytes:
     data = _app_data(message)
     if data:
         body["data"] = data
-    encoded = _dumps(body)
+    return body
+
+
+def webpush_payload(message: PushMessage) -> bytes:
+    """What the service worker receives (it shows the notification itself)."""
+    encoded = _dumps(_webpush_body(message))
     if len(encoded) > WEBPUSH_MAX_BYTES:
         raise PayloadTooLargeError("Web Push", len(encoded), WEBPUSH_MAX_BYTES)
     return encoded
 
 
-def check_size(message: PushMessage, token: str = "x" * 200) -> None:
-    """Raise PayloadTooLargeError if any provider would refuse the message (with a long FCM token)."""
-    fcm_body(token, message)
-    apns_push(message)
-    webpush_payload(message)
+def payload_sizes(message: PushMessage, token: str = "x" * 200) -> dict[str, tuple[int, int]]:
+    """Each provider's measured payload size and its limit, in bytes (with a long FCM token)."""
+    return {
+        "FCM": (len(_dumps(fcm_message(token, message))), FCM_MAX_BYTES),
+        "APNs": (len(_dumps(_apns_payload(message))), APNS_MAX_BYTES),
+        "Web Push": (len(_dumps(_webpush_body(message))), WEBPUSH_MAX_BYTES),
+    }
+
+
+def check_size(message: PushMessage) -> None:
+    """Raise PayloadTooLargeError if any provider would refuse the message."""
+    for provider, (size, limit) in payload_sizes(message).items():
+        if size > limit:
+            raise PayloadTooLargeError(provider, size, limit)
 
 
 def webpush_headers(message: PushMessage) -> dict[str, str]:

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from config.api import StrictFieldsMixin
+from events.ingest import IncomingEvent
+
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+class EventSerializer(StrictFieldsMixin, serializers.Serializer):
+    type = serializers.CharField(max_length=64, help_text="e.g. `order_status_changed`, `cart_updated`.")
+    user_id = serializers.CharField(max_length=255, help_text="The shopper the event is about.")
+    idempotency_key = serializers.CharField(
+        max_length=255, help_text="Unique per event at the producer: a repeat is answered as a duplicate."
+    )
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="When it happened (ISO 8601 with a time zone); default: when received."
+    )
+    data = serializers.JSONField(required=False, help_text="The event's fields: a JSON object.")
+
+    def validate_type(self, value: str) -> str:
+        if not EVENT_TYPE.match(value):
+            raise serializers.ValidationError("Lower-case letters, digits and _ . - only, starting with a letter.")
+        return value
+
+    def validate_data(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+        if size > settings.EVENT_DATA_MAX_BYTES:
+            raise serializers.ValidationError(f"Is {size} bytes encoded; at most {settings.EVENT_DATA_MAX_BYTES}.")
+        return value
+
+    def to_event(self, attrs: dict[str, Any]) -> IncomingEvent:
+        return IncomingEvent(
+            type=attrs["type"],
+            user_id=attrs["user_id"],
+            idempotency_key=attrs["idempotency_key"],
+            data=attrs.get("data") or {},
+            occurred_at=attrs.get("occurred_at"),
+        )
+
+
+class EventBatchSerializer(StrictFieldsMixin, serializers.Serializer):
+    events = EventSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=settings.EVENT_BATCH_MAX,
+        help_text=f"Up to {settings.EVENT_BATCH_MAX} events; one bad event refuses the whole batch.",
+    )
+
+
+class AcceptedEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    idempotency_key = serializers.CharField()
+    duplicate = serializers.BooleanField(help_text="Seen before from this API key: accepted, not processed again.")
+
+
+class EventsAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events new to Pushcart, queued for processing.")
+    duplicates = serializers.IntegerField()
+    events = AcceptedEventSerializer(many=True, help_text="One per event sent, in the same order.")

@@ -1,0 +1,120 @@
+"""Storing incoming events, once per producer and idempotency key, and handing them to the workers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.models import Event, EventStatus
+
+PROCESS_CHUNK = 500  # events per worker task
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    type: str
+    user_id: str
+    idempotency_key: str
+    data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: int
+    idempotency_key: str
+    duplicate: bool
+
+
+# One statement for the whole batch; a key seen before (or twice in the batch)
+# is skipped by the unique constraint, and RETURNING names what was new.
+_INSERT = f"""
+INSERT INTO {Event._meta.db_table}
+    (producer, idempotency_key, type, user_id, occurred_at, received_at, data, status, outcome)
+SELECT %s, k, t, u, coalesce(o, now()), now(), d, '{EventStatus.RECEIVED}', ''
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::jsonb[]) AS v(k, t, u, o, d)
+ON CONFLICT (producer, idempotency_key) DO NOTHING
+RETURNING id, idempotency_key
+"""  # noqa: S608 - only constants are formatted in
+
+
+def ingest_events(events: Sequence[IncomingEvent], *, producer: str) -> list[Accepted]:
+    """Store the events in one transaction and queue the new ones; duplicates are answered, not stored again."""
+    if not events:
+        return []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT,
+                [
+                    producer,
+                    [e.idempotency_key for e in events],
+                    [e.type for e in events],
+                    [e.user_id for e in events],
+                    [e.occurred_at for e in events],
+                    [json.dumps(e.data) for e in events],
+                ],
+            )
+            new = dict((key, pk) for pk, key in cursor.fetchall())
+        seen = {}
+        missing = [e.idempotency_key for e in events if e.idempotency_key not in new]
+        if missing:
+            seen = dict(
+                Event.objects.filter(producer=producer, idempotency_key__in=missing).values_list(
+                    "idempotency_key", "pk"
+                )
+            )
+        answers, fresh_ids = [], []
+        for event in events:
+            key = event.idempotency_key
+            if key in new:
+                pk = new.pop(key)  # a key twice in one batch: the second is the duplicate
+                fresh_ids.append(pk)
+                answers.append(Accepted(pk, key, duplicate=False))
+            else:
+                answers.append(Accepted(seen.get(key) or _first_of_batch(answers, key), key, duplicate=True))
+        enqueue_processing(fresh_ids)
+    return answers
+
+
+def _first_of_batch(answers: list[Accepted], key: str) -> int:
+    return next(a.id for a in answers if a.idempotency_key == key)
+
+
+def enqueue_processing(event_ids: Sequence[int]) -> None:
+    """After commit, hand the events to the workers (the transactional queue: order events can't wait)."""
+    from django.conf import settings
+
+    from events import tasks
+
+    ids = list(event_ids)
+
+    def send() -> None:
+        for start in range(0, len(ids), PROCESS_CHUNK):
+            tasks.process_events.apply_async(args=[ids[start : start + PROCESS_CHUNK]], queue=settings.QUEUE_EVENTS)
+
+    if ids:
+        transaction.on_commit(send)
+
+
+def mark_rejected(*, producer: str, idempotency_key: str, raw: str, reason: str) -> None:
+    """Keep a message that could not be read as an event (from Kafka), with the reason, instead of losing it."""
+    Event.objects.get_or_create(
+        producer=producer,
+        idempotency_key=idempotency_key,
+        defaults={
+            "type": "",
+            "user_id": "",
+            "occurred_at": timezone.now(),
+            "data": {"raw": raw[:10_000]},
+            "status": EventStatus.REJECTED,
+            "outcome": reason[:2000],
+            "processed_at": timezone.now(),
+        },
+    )
