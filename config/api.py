@@ -23,7 +23,10 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and prefix:  # a nested list's own error: name the list
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             flat.update(_flatten(value, name))
     elif isinstance(errors, list) and errors and all(isinstance(e, (dict, list)) for e in errors):
         for index, value in enumerate(errors):

@@ -285,6 +285,7 @@ EVENT_STUCK_AFTER_SECONDS = env_int("EVENT_STUCK_AFTER_SECONDS", 60)  # then the
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_EVENTS_TOPIC = env_str("KAFKA_EVENTS_TOPIC", "pushcart.events")
 KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "pushcart")
+KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10_000)  # a dead consumer's partitions move after this
 
 QUEUE_TRANSACTIONAL = "transactional"
 QUEUE_MARKETING = "marketing"

@@ -77,18 +77,19 @@ def _notification_for(rule: TriggerRule, event: Event) -> NewNotification:
     """The rendered notification, or a failed one whose reason says what the data lacked."""
     template = rule.template
     send_at = event.occurred_at + rule.delay if rule.waits else None
-    try:
-        content = render_content(
-            template, event.data, user_id=event.user_id, translations=list(template.translations.all())
-        )
-        failure = ""
-    except RenderError as exc:
-        content = Content(title="", body="", category=template.category, template_key=template.key)
-        failure = f"Template '{template.key}' could not be rendered for this event: {exc}"
+    content = Content(title="", body="", category=template.category, template_key=template.key)
+    if rule.match_key and lookup(event.data, rule.match_key) is ABSENT:
+        failure = f"Rule '{rule.name}' needs '{rule.match_key}' in the event's data to know what the send is about."
+    else:
+        try:
+            content = render_content(
+                template, event.data, user_id=event.user_id, translations=list(template.translations.all())
+            )
+            failure = ""
+        except RenderError as exc:
+            failure = f"Template '{template.key}' could not be rendered for this event: {exc}"
     overrides = {"category": rule.category, "priority": rule.priority}
     content = dataclasses.replace(content, **{k: v for k, v in overrides.items() if v})
-    if rule.match_key and lookup(event.data, rule.match_key) is ABSENT and not failure:
-        failure = f"Rule '{rule.name}' needs '{rule.match_key}' in the event's data to know what the send is about."
     return NewNotification(
         event.user_id, content, Source.EVENT, source_ref=str(event.pk), send_at=send_at, failure=failure
     )
@@ -152,7 +153,7 @@ def _lock_trigger_keys(events: list[Event], rules: ActiveRules) -> None:
         for rule in [*rules.cancelled_by.get(event.type, []), *rules.by_type.get(event.type, [])]:
             value = lookup(event.data, rule.match_key) if rule.match_key else ABSENT
             if value is not ABSENT:
-                keys.add(f"{event.user_id}\x00{trigger_key(rule, value)}")
+                keys.add(f"{event.user_id} {trigger_key(rule, value)}")
     if keys:
         with connection.cursor() as cursor:
             cursor.execute(

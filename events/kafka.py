@@ -1,0 +1,117 @@
+"""Reading events from a Kafka topic into the same ingest service as the REST endpoint.
+
+At-least-once with an idempotent store: a batch is stored (one transaction),
+then its offsets are committed. A consumer that dies between the two gets the
+batch again after a restart or rebalance, and the store answers each event as
+a duplicate, so nothing is lost and nothing is processed twice.
+
+A message that is not a valid event is kept as a `rejected` event with the
+reason (and committed past), so one bad message never blocks the partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from django.conf import settings
+from django.db import transaction
+
+from events.api.serializers import EventSerializer
+from events.ingest import IncomingEvent, ingest_events, mark_rejected
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumeStats:
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+
+
+def consumer_config(bootstrap: str, group: str) -> dict[str, object]:
+    session_ms = settings.KAFKA_SESSION_TIMEOUT_MS
+    return {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "enable.auto.commit": False,  # offsets are committed only after the events are stored
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": max(100, session_ms // 4),
+    }
+
+
+def read_message(message: Message, topic: str) -> tuple[IncomingEvent | None, str]:
+    """The event in a message, or (None, why not)."""
+    fallback_key = f"{topic}/{message.partition()}/{message.offset()}"
+    try:
+        payload = json.loads(message.value() or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"Not JSON: {exc}"
+    if isinstance(payload, dict) and "idempotency_key" not in payload:
+        payload = {**payload, "idempotency_key": fallback_key}  # the message's place in the log is unique
+    serializer = EventSerializer(data=payload)
+    if not serializer.is_valid():
+        return None, f"Not a valid event: {json.dumps(serializer.errors)}"
+    return serializer.to_event(serializer.validated_data), ""
+
+
+def consume(
+    *,
+    bootstrap: str,
+    topic: str,
+    group: str,
+    batch_size: int = 500,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_batch: Callable[[ConsumeStats], None] = lambda stats: None,
+    poll_seconds: float = 1.0,
+) -> ConsumeStats:
+    """Consume until should_stop() is true; each batch is stored, then committed."""
+    producer = f"kafka:{topic}"[:64]
+    stats = ConsumeStats()
+    consumer = Consumer(consumer_config(bootstrap, group))
+    consumer.subscribe([topic])
+    try:
+        while not should_stop():
+            messages = consumer.consume(num_messages=batch_size, timeout=poll_seconds)
+            if not messages:
+                continue
+            events: list[IncomingEvent] = []
+            rejected: list[tuple[Message, str]] = []
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(error)
+                event, reason = read_message(message, topic)
+                if event is None:
+                    rejected.append((message, reason))
+                else:
+                    events.append(event)
+            with transaction.atomic():
+                accepted = ingest_events(events, producer=producer)
+                for message, reason in rejected:
+                    raw = (message.value() or b"").decode(errors="replace")
+                    key = f"{topic}/{message.partition()}/{message.offset()}"
+                    mark_rejected(producer=producer, idempotency_key=key, raw=raw, reason=reason)
+            try:
+                consumer.commit(asynchronous=False)
+            except KafkaException as exc:  # e.g. a rebalance took the partitions: the next owner re-reads, harmlessly
+                logger.warning("Offsets not committed (%s); the batch will be read again and found stored.", exc)
+            duplicates = sum(a.duplicate for a in accepted)
+            stats.messages += len(messages)
+            stats.stored += len(accepted) - duplicates
+            stats.duplicates += duplicates
+            stats.rejected += len(rejected)
+            stats.batches += 1
+            on_batch(stats)
+    finally:
+        consumer.close()  # leaves the group at once, so partitions move without waiting for the session timeout
+    return stats
