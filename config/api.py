@@ -23,10 +23,9 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
-            if key == "non_field_errors" and prefix:  # a nested list's own error: name the list
-                name = prefix
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
+            # A nested list's own error (e.g. too many items) is named after the list.
+            nested_own = key == "non_field_errors" and prefix
+            name = prefix if nested_own else (f"{prefix}.{key}" if prefix else str(key))
             flat.update(_flatten(value, name))
     elif isinstance(errors, list) and errors and all(isinstance(e, (dict, list)) for e in errors):
         for index, value in enumerate(errors):

@@ -152,5 +152,3 @@ class WaitingSendAdmin(admin.ModelAdmin):
             updated_at=timezone.now(),
         )
         self.message_user(request, f"Cancelled {cancelled} waiting send(s).", messages.SUCCESS)
-
-

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from devices.services import register_device
 from events import triggers
-from notifications import dispatch
 from events.models import Event, EventStatus, TriggerRule
+from notifications import dispatch
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 
 # serialized_rollback: the shipped rules and templates (data migrations) are back for each test.
