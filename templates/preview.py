@@ -10,7 +10,7 @@ from notifications.providers.payloads import payload_sizes
 from templates.models import MessageTemplate, TemplateTranslation
 from templates.rendering import RenderError, render_content
 
-TEXT_FIELDS = ("title", "body", "image", "deep_link", "collapse_key", "category", "priority")
+TEXT_FIELDS = ("title", "body", "image", "deep_link", "collapse_key", "category")
 
 
 def preview(form: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +23,8 @@ def preview(form: dict[str, Any]) -> dict[str, Any]:
     template = MessageTemplate(
         key="preview",
         data=data,
-        ttl_seconds=int(form.get("ttl_seconds") or 0) or 24 * 3600,
+        ttl_seconds=int(ttl) if str(ttl := form.get("ttl_seconds", "")).isdigit() else 24 * 3600,
+        priority=form.get("priority") if form.get("priority") in ("high", "normal") else "high",
         **{name: str(form.get(name) or "") for name in TEXT_FIELDS},
     )
     translations = [

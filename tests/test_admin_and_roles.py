@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group
 
 from accounts import roles
 from devices.models import Device
+from tests.staff import staff
 
 pytestmark = pytest.mark.django_db
-
-
-def staff(role: str) -> User:
-    user = User.objects.create_user(f"{role.lower()}-user", password="pw-for-tests", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 @pytest.fixture

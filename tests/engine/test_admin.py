@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from accounts import roles
 from notifications.models import Delivery, DeliveryStatus, FailedDelivery, FailedDeliveryStatus
+from tests.staff import staff
 
 from .conftest import run_until_settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CANCELLED = {"title": "Order 77 was cancelled", "body": "Your refund is on its way", "category": "order_updates"}
-
-
-def staff(role: str) -> User:
-    user = User.objects.create_user(f"{role.lower()}-1", password="pw-for-tests", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 @pytest.fixture
