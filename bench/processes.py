@@ -77,7 +77,11 @@ class Worker:
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], queues: str, name: str, concurrency: int = 1) -> Iterator[Worker]:
+def celery_worker(
+    env: dict[str, str], queues: str, name: str, concurrency: int = 1, *, beat: bool = False
+) -> Iterator[Worker]:
+    """A worker process; with `beat`, it also runs the periodic tasks (dispatch of due sends, sweeps)."""
+    embedded_beat = ["--beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"] if beat else []
     process = subprocess.Popen(
         [
             sys.executable,
@@ -97,6 +101,7 @@ def celery_worker(env: dict[str, str], queues: str, name: str, concurrency: int 
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
+            *embedded_beat,
         ],
         cwd=ROOT,
         env=env,
