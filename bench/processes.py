@@ -21,16 +21,24 @@ from pushsim.control import Simulator
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def database_environment(settings_module: str = "config.test_settings", **overrides: str) -> dict[str, str]:
+    """The environment of a `manage.py` process working on this process's database."""
+    database = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        **overrides,
+    }
+
+
 def worker_environment(
     simulator: Simulator, settings_module: str = "config.test_settings", **overrides: str
 ) -> dict[str, str]:
     """What a worker needs to work on this process's database with providers pointed at the simulator."""
-    database = connection.settings_dict
     apns = json.loads(simulator.paths.apns_meta.read_text())
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": settings_module,
-        "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        **database_environment(settings_module),
         "FCM_CREDENTIALS_FILE": str(simulator.paths.service_account),
         "FCM_ENDPOINT": simulator.base_url,
         "APNS_KEY_FILE": str(simulator.paths.apns_key),

