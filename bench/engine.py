@@ -14,29 +14,14 @@ transactional worker and one marketing worker (one process each). Measures:
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/pushcart_bench"
-BENCH_REDIS = "redis://127.0.0.1:6379/14"
-
-os.environ.update(
-    DATABASE_URL=BENCH_DATABASE,
-    REDIS_URL=BENCH_REDIS,
-    CELERY_BROKER_URL=BENCH_REDIS,
-    DJANGO_SETTINGS_MODULE="config.settings",
-    PUSHCART_ENV_FILE=os.devnull,
-)
-os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
-os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(40))
-ROOT = Path(__file__).resolve().parents[1]
+from bench.stack import prepare_database, wait_for_push, web_process
 
 
 def main() -> None:
@@ -48,21 +33,15 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=20)
     args = parser.parse_args()
 
-    subprocess.run([sys.executable, "scripts/create_database.py"], cwd=ROOT, check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
-    import django
-
-    django.setup()
-    import redis
+    prepare_database()
     from django.db import connection
 
     from accounts.services import create_api_key
     from bench.processes import celery_worker, worker_environment
     from devices.models import Device
     from notifications.models import Notification
-    from pushsim.control import free_port, running
+    from pushsim.control import running
 
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
     Notification.objects.all().delete()
     Device.objects.all().delete()
     Device.objects.bulk_create(
@@ -75,32 +54,13 @@ def main() -> None:
 
     with running(Path(tempfile.mkdtemp(prefix="pushsim-bench-"))) as sim:
         env = worker_environment(sim, settings_module="config.settings")
-        port = free_port()
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        try:
-            with celery_worker(env, "transactional", "transactional"), celery_worker(env, "marketing", "marketing"):
-                wait_until_up(f"http://127.0.0.1:{port}/healthz")
-                latencies = measure_latency(f"http://127.0.0.1:{port}", key, sim, args.latency_samples)
-                rate, seconds = measure_fan_out(args.devices, sim)
-        finally:
-            web.terminate()
-            web.wait(10)
+        with (
+            web_process(env) as base,
+            celery_worker(env, "transactional", "transactional"),
+            celery_worker(env, "marketing", "marketing"),
+        ):
+            latencies = measure_latency(base, key, sim, args.latency_samples)
+            rate, seconds = measure_fan_out(args.devices, sim)
 
     print(f"API call → provider accepted, transactional, {len(latencies)} sends one after another:")
     print(
@@ -109,18 +69,6 @@ def main() -> None:
     )
     print(f"One marketing worker process, one promotion to {args.devices} devices:")
     print(f"  {rate:.0f} deliveries/s ({seconds:.1f} s from creation to the last provider-accepted)")
-
-
-def wait_until_up(url: str) -> None:
-    import httpx
-
-    for _ in range(100):
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def measure_latency(base: str, key: str, sim, samples: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -136,12 +84,7 @@ def measure_latency(base: str, key: str, sim, samples: int) -> list[float]:  # t
             started = time.time()
             answer = client.post("/api/v1/notifications/", json=body)
             assert answer.status_code == 202, answer.text
-            deadline = time.monotonic() + 30
-            while sim.received("bench-buyer").get("bench-buyer", 0) == before:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("a transactional notification was not delivered within 30 s")
-                time.sleep(0.002)
-            latencies.append(sim.messages("bench-buyer")[-1]["received_at"] - started)
+            latencies.append(wait_for_push(sim, "bench-buyer", before) - started)
             time.sleep(0.1)
     return latencies
 

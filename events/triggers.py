@@ -1,10 +1,16 @@
 """Turning stored events into notifications by the trigger rules.
 
 A rule with a delay and a match key makes a *waiting send*: a scheduled
-notification with a trigger key (rule + user + key value). A later event of a
-type the rule names in `cancel_on` cancels it; a newer event of the rule's own
-type replaces it. Both look at when events occurred, not when they arrived,
-so a checkout that is processed before the cart update it followed still wins.
+notification with a trigger key (rule + key value) for the event's user. A
+later event of a type the rule names in `cancel_on` cancels it; a newer event
+of the rule's own type replaces it. Both look at when events occurred, not
+when they arrived, so a checkout processed before the cart update it followed
+still wins.
+
+A batch of events is decided with a fixed number of queries, whatever its
+size: the events that could supersede or cancel (one query per match key),
+the waiting sends of the batch's keys, one UPDATE for every cancellation and
+one INSERT for every new notification.
 
 Events of one batch take PostgreSQL advisory locks on every trigger key they
 touch, in one sorted statement, before anything else: a cancel and a schedule
@@ -15,19 +21,40 @@ batches can't deadlock on each other.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Case, CharField, Value, When
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from events.conditions import ABSENT, as_text, lookup, matches_all
 from events.models import Event, EventStatus, TriggerRule
-from events.selectors import ActiveRules, active_rules
+from events.selectors import active_rules
 from notifications.creation import Content, NewNotification, store_notifications
 from notifications.models import Notification, NotificationStatus, Source
 from templates.rendering import RenderError, render_content
+
+
+@dataclasses.dataclass
+class _Keyed:
+    """An event touching a waiting send: scheduling one (item set) or cancelling one."""
+
+    rule: TriggerRule
+    event: Event
+    value: str  # the match key's value, as text
+    item: NewNotification | None = None
+
+    @property
+    def key(self) -> str:
+        return trigger_key(self.rule, self.value)
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        return self.event.user_id, self.key
 
 
 def process_events(event_ids: Sequence[int]) -> dict[str, int]:
@@ -41,36 +68,63 @@ def process_events(event_ids: Sequence[int]) -> dict[str, int]:
         )
         if not events:
             return {}
-        _lock_trigger_keys(events, rules)
         now = timezone.now()
-        immediate: list[tuple[Event, TriggerRule, NewNotification]] = []
         notes: dict[int, list[str]] = {event.pk: [] for event in events}
+        immediate: list[tuple[TriggerRule, NewNotification]] = []
+        schedules: list[_Keyed] = []
+        cancels: list[_Keyed] = []
         for event in events:
             acted = False
             for rule in rules.cancelled_by.get(event.type, []):
                 acted = True
-                notes[event.pk].append(_cancel_waiting(rule, event))
+                value = lookup(event.data, rule.match_key)
+                if value is ABSENT:
+                    notes[event.pk].append(f"{rule.name}: nothing cancelled; the event has no {rule.match_key}.")
+                else:
+                    cancels.append(_Keyed(rule, event, as_text(value)))
             for rule in rules.by_type.get(event.type, []):
                 if not matches_all(rules.parsed[rule.pk], event.data):
                     continue
                 acted = True
                 item = _notification_for(rule, event)
                 if rule.waits and rule.match_key and not item.failure:
-                    notes[event.pk].append(_schedule_waiting(rule, event, item, now))
+                    schedules.append(_Keyed(rule, event, as_text(lookup(event.data, rule.match_key)), item))
                 else:
-                    immediate.append((event, rule, item))
+                    immediate.append((rule, item))
             event.status = EventStatus.PROCESSED if acted else EventStatus.NO_RULE
             event.processed_at = now
-        stored = store_notifications(item for _, _, item in immediate)
-        for (event, rule, _), notification in zip(immediate, stored, strict=True):
-            notes[event.pk].append(_describe(rule, notification))
+
+        keyed = [*cancels, *schedules]
+        if keyed:
+            _lock(keyed)
+        scheduled = _decide_waiting_sends(cancels, schedules, notes, now)
+        stored = store_notifications([item for _, item in immediate] + [k.item for k in scheduled])
+        described = [*(rule for rule, _ in immediate), *(k.rule for k in scheduled)]
+        for rule, notification in zip(described, stored, strict=True):
+            notes[int(notification.source_ref)].append(_describe(rule, notification))
         for event in events:
             event.outcome = "\n".join(notes[event.pk]) or "No active rule matches this event."
-        Event.objects.bulk_update(events, ["status", "outcome", "processed_at"])
-    counts: dict[str, int] = {}
+        _write_results(events, now)
+    counts: dict[str, int] = defaultdict(int)
     for event in events:
-        counts[event.status] = counts.get(event.status, 0) + 1
-    return counts
+        counts[event.status] += 1
+    return dict(counts)
+
+
+# One statement for the batch (Django's bulk_update builds a CASE per row and field).
+_WRITE_RESULTS = f"""
+UPDATE {Event._meta.db_table} AS e SET status = v.status, outcome = v.outcome, processed_at = %s
+FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, outcome)
+WHERE e.id = v.id
+"""  # noqa: S608 - only the table name is formatted in
+
+
+def _write_results(events: list[Event], now: datetime) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WRITE_RESULTS,
+            [now, [e.pk for e in events], [e.status for e in events], [e.outcome for e in events]],
+        )
 
 
 def _notification_for(rule: TriggerRule, event: Event) -> NewNotification:
@@ -95,72 +149,109 @@ def _notification_for(rule: TriggerRule, event: Event) -> NewNotification:
     )
 
 
-def _schedule_waiting(rule: TriggerRule, event: Event, item: NewNotification, now: datetime) -> str:
-    value = lookup(event.data, rule.match_key)
-    key = trigger_key(rule, value)
-    if _later_event_exists(rule, event, value):
-        return f"{rule.name}: not scheduled; a later event for {rule.match_key}={value} already arrived."
-    waiting = list(
-        Notification.objects.filter(status=NotificationStatus.SCHEDULED, user_id=event.user_id, trigger_key=key)
-    )
-    if waiting and not rule.replace_waiting:
-        return f"{rule.name}: not scheduled; notification #{waiting[0].pk} already waits for {rule.match_key}={value}."
-    Notification.objects.filter(pk__in=[w.pk for w in waiting], status=NotificationStatus.SCHEDULED).update(
-        status=NotificationStatus.CANCELLED,
-        status_reason=f"Replaced by a newer {event.type} (event #{event.pk}).",
-        updated_at=now,
-    )
-    [notification] = store_notifications([dataclasses.replace(item, trigger_key=key)])
-    replaced = f", replacing #{waiting[0].pk}" if waiting else ""
-    return f"{_describe(rule, notification)}{replaced}"
+def _decide_waiting_sends(
+    cancels: list[_Keyed], schedules: list[_Keyed], notes: dict[int, list[str]], now: datetime
+) -> list[_Keyed]:
+    """Cancel and replace waiting sends; returns the schedules to store."""
+    if not cancels and not schedules:
+        return []
+    later = _later_events(schedules)
+    waiting = _waiting_sends([*cancels, *schedules])
+    cancelled: dict[int, str] = {}  # notification id -> reason; the first reason wins
+    for request in cancels:
+        event = request.event
+        hits = [pk for pk, started in waiting.get(request.slot, []) if started <= event.occurred_at]
+        for pk in hits:
+            cancelled.setdefault(pk, f"Cancelled by {event.type} (event #{event.pk}).")
+        what = f"{request.rule.match_key}={request.value}"
+        if hits:
+            notes[event.pk].append(f"{request.rule.name}: cancelled the waiting send #{', #'.join(map(str, hits))}.")
+        else:
+            notes[event.pk].append(f"{request.rule.name}: nothing waiting for {what}.")
+    to_store = []
+    for request in schedules:
+        rule, event = request.rule, request.event
+        what = f"{rule.match_key}={request.value}"
+        if _is_superseded(request, later):
+            notes[event.pk].append(f"{rule.name}: not scheduled; a later event for {what} already arrived.")
+            continue
+        existing = [pk for pk, _ in waiting.get(request.slot, []) if pk not in cancelled]
+        if existing and not rule.replace_waiting:
+            notes[event.pk].append(f"{rule.name}: not scheduled; #{existing[0]} already waits for {what}.")
+            continue
+        for pk in existing:
+            cancelled[pk] = f"Replaced by a newer {event.type} (event #{event.pk})."
+        if existing:
+            notes[event.pk].append(f"{rule.name}: replaces the waiting send #{', #'.join(map(str, existing))}.")
+        to_store.append(dataclasses.replace(request, item=dataclasses.replace(request.item, trigger_key=request.key)))
+    if cancelled:
+        Notification.objects.filter(pk__in=list(cancelled), status=NotificationStatus.SCHEDULED).update(
+            status=NotificationStatus.CANCELLED,
+            status_reason=Case(
+                *(When(pk=pk, then=Value(reason)) for pk, reason in cancelled.items()), output_field=CharField()
+            ),
+            updated_at=now,
+        )
+    return to_store
 
 
-def _cancel_waiting(rule: TriggerRule, event: Event) -> str:
-    value = lookup(event.data, rule.match_key)
-    if value is ABSENT:
-        return f"{rule.name}: nothing cancelled; the event has no {rule.match_key}."
-    candidates = list(
-        Notification.objects.filter(
-            status=NotificationStatus.SCHEDULED, user_id=event.user_id, trigger_key=trigger_key(rule, value)
-        ).values_list("pk", "source_ref")
-    )
-    started = dict(Event.objects.filter(pk__in=[int(ref) for _, ref in candidates]).values_list("pk", "occurred_at"))
-    # Only sends whose own event came first: a checkout doesn't cancel a reminder for a later cart update.
-    cancel = [pk for pk, ref in candidates if started.get(int(ref), event.occurred_at) <= event.occurred_at]
-    cancelled = Notification.objects.filter(pk__in=cancel, status=NotificationStatus.SCHEDULED).update(
-        status=NotificationStatus.CANCELLED,
-        status_reason=f"Cancelled by {event.type} (event #{event.pk}).",
-        updated_at=timezone.now(),
-    )
-    if not cancelled:
-        return f"{rule.name}: nothing waiting for {rule.match_key}={value}."
-    return f"{rule.name}: cancelled the waiting send #{', #'.join(map(str, cancel))}."
+def _later_events(schedules: list[_Keyed]) -> dict[tuple[str, str, str], list[tuple[str, datetime, int]]]:
+    """(user, match key, value) -> [(type, occurred_at, id)] of events that could supersede a schedule."""
+    found: dict[tuple[str, str, str], list[tuple[str, datetime, int]]] = defaultdict(list)
+    by_match_key: dict[str, list[_Keyed]] = defaultdict(list)
+    for request in schedules:
+        by_match_key[request.rule.match_key].append(request)
+    for match_key, requests in by_match_key.items():
+        types = {t for r in requests for t in [*r.rule.cancel_on, r.rule.event_type]}
+        rows = (
+            Event.objects.filter(user_id__in={r.event.user_id for r in requests}, type__in=types)
+            .annotate(value=KT("data__" + match_key.replace(".", "__")))
+            .filter(value__in={r.value for r in requests})
+            .values_list("user_id", "value", "type", "occurred_at", "pk")
+        )
+        for user_id, value, event_type, occurred_at, pk in rows:
+            found[(user_id, match_key, value)].append((event_type, occurred_at, pk))
+    return found
 
 
-def _later_event_exists(rule: TriggerRule, event: Event, value: Any) -> bool:
+def _is_superseded(request: _Keyed, later: dict[tuple[str, str, str], list[tuple[str, datetime, int]]]) -> bool:
     """A cancelling event at or after this one, or (if newer ones replace) a later one of the same type."""
-    containing = _nested(rule.match_key, value)
-    later = Event.objects.filter(user_id=event.user_id, data__contains=containing).exclude(pk=event.pk)
-    cancels = later.filter(type__in=rule.cancel_on, occurred_at__gte=event.occurred_at).exists()
-    if cancels or not rule.replace_waiting:
-        return cancels
-    return later.filter(type=rule.event_type, occurred_at__gt=event.occurred_at).exists()
+    rule, event = request.rule, request.event
+    for event_type, occurred_at, pk in later.get((event.user_id, rule.match_key, request.value), []):
+        if pk == event.pk:
+            continue
+        if event_type in rule.cancel_on and occurred_at >= event.occurred_at:
+            return True
+        newer = (occurred_at, pk) > (event.occurred_at, event.pk)
+        if event_type == rule.event_type and rule.replace_waiting and newer:
+            return True
+    return False
 
 
-def _lock_trigger_keys(events: list[Event], rules: ActiveRules) -> None:
-    keys = set()
-    for event in events:
-        for rule in [*rules.cancelled_by.get(event.type, []), *rules.by_type.get(event.type, [])]:
-            value = lookup(event.data, rule.match_key) if rule.match_key else ABSENT
-            if value is not ABSENT:
-                keys.add(f"{event.user_id} {trigger_key(rule, value)}")
-    if keys:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(h) FROM "
-                "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY h) AS keys",
-                [sorted(keys)],
-            )
+def _waiting_sends(requests: list[_Keyed]) -> dict[tuple[str, str], list[tuple[int, datetime]]]:
+    """(user, trigger key) -> [(notification id, when its event occurred)] of the sends still waiting."""
+    rows = list(
+        Notification.objects.filter(
+            status=NotificationStatus.SCHEDULED,
+            user_id__in={r.event.user_id for r in requests},
+            trigger_key__in={r.key for r in requests},
+        ).values_list("pk", "user_id", "trigger_key", "source_ref")
+    )
+    started = dict(Event.objects.filter(pk__in=[int(ref) for *_, ref in rows]).values_list("pk", "occurred_at"))
+    waiting: dict[tuple[str, str], list[tuple[int, datetime]]] = defaultdict(list)
+    for pk, user_id, key, ref in rows:
+        waiting[(user_id, key)].append((pk, started[int(ref)]))
+    return waiting
+
+
+def _lock(requests: list[_Keyed]) -> None:
+    keys = sorted({f"{r.event.user_id} {r.key}" for r in requests})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM "
+            "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY h) AS keys",
+            [keys],
+        )
 
 
 def trigger_key(rule: TriggerRule, value: Any) -> str:
@@ -173,10 +264,3 @@ def _describe(rule: TriggerRule, notification: Notification) -> str:
     if notification.status == NotificationStatus.SCHEDULED:
         return f"{rule.name}: notification #{notification.pk} waits until {notification.send_at:%Y-%m-%d %H:%M:%S} UTC."
     return f"{rule.name}: notification #{notification.pk} sent to the workers."
-
-
-def _nested(path: str, value: Any) -> dict[str, Any]:
-    result: Any = value
-    for part in reversed(path.split(".")):
-        result = {part: result}
-    return result

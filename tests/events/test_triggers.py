@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from devices.services import register_device
-from events import triggers
+from events import recovery, triggers
 from events.models import Event, EventStatus, TriggerRule
 from notifications import dispatch
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
@@ -195,3 +195,23 @@ def test_inactive_rules_are_ignored(engine, post_events):
     TriggerRule.objects.update(is_active=False)
     post_events(order("ana", "o1", "cancelled"))
     assert Event.objects.get().status == EventStatus.NO_RULE
+
+
+def test_events_whose_task_was_lost_are_requeued_and_processed(engine, clean_redis):
+    register_device(user_id="ana", platform="android", token="ok-ana")
+    # Stored, but the broker lost the task (e.g. Redis restarted without persistence).
+    lost = Event.objects.create(
+        producer="key:x",
+        idempotency_key="o1",
+        type="order_status_changed",
+        user_id="ana",
+        occurred_at=timezone.now(),
+        data={"order_id": "7", "status": "cancelled"},
+    )
+    clean_redis.flushdb()
+    assert recovery.requeue_unprocessed(older_than_seconds=3600) == 0  # too recent to be called lost
+    assert recovery.requeue_unprocessed(older_than_seconds=0) == 1
+    lost.refresh_from_db()
+    assert lost.status == EventStatus.PROCESSED
+    [push] = engine.messages("ok-ana")
+    assert push["payload"]["notification"]["title"] == "Order 7 was cancelled"

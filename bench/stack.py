@@ -1,0 +1,87 @@
+"""What every benchmark runs on: its own database and Redis, a simulator, a web process and workers.
+
+Importing this module points the process at the benchmark's database (`pushcart_bench`) and Redis
+database 14 and ignores `.env`, so a benchmark never touches development data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/pushcart_bench"
+BENCH_REDIS = "redis://127.0.0.1:6379/14"
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.update(
+    DATABASE_URL=BENCH_DATABASE,
+    REDIS_URL=BENCH_REDIS,
+    CELERY_BROKER_URL=BENCH_REDIS,
+    DJANGO_SETTINGS_MODULE="config.settings",
+    PUSHCART_ENV_FILE=os.devnull,
+)
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
+os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(40))
+
+
+def prepare_database() -> None:
+    """Create and migrate the benchmark database, set Django up, and empty the benchmark's Redis."""
+    subprocess.run([sys.executable, "scripts/create_database.py"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+    import django
+
+    django.setup()
+    import redis
+
+    redis.Redis.from_url(BENCH_REDIS).flushdb()
+
+
+@contextmanager
+def web_process(env: dict[str, str]) -> Iterator[str]:
+    """One uvicorn process serving the API; yields its base URL once /healthz answers."""
+    from pushsim.control import free_port
+
+    port = free_port()
+    web = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)),
+            *("--no-access-log", "--lifespan", "off", "--log-level", "warning"),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz")
+        yield base
+    finally:
+        web.terminate()
+        web.wait(10)
+
+
+def wait_until_up(url: str) -> None:
+    import httpx
+
+    for _ in range(100):
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def wait_for_push(sim, token: str, before: int, timeout: float = 30) -> float:  # type: ignore[no-untyped-def]
+    """Wait until the simulator has more than `before` messages for `token`; returns the last one's arrival time."""
+    deadline = time.monotonic() + timeout
+    while sim.received(token).get(token, 0) == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing delivered to {token} within {timeout} s")
+        time.sleep(0.002)
+    return sim.messages(token)[-1]["received_at"]
