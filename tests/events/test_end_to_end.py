@@ -12,7 +12,7 @@ from devices.services import register_device
 from events.models import Event, TriggerRule
 from notifications.models import Notification, NotificationStatus
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 DELAY = 3  # seconds: the abandoned-cart rule's delay, shortened for the test
 

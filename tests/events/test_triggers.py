@@ -17,8 +17,7 @@ from events.models import Event, EventStatus, TriggerRule
 from notifications import dispatch
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 
-# serialized_rollback: the shipped rules and templates (data migrations) are back for each test.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 T0 = timezone.now().replace(microsecond=0) - timedelta(minutes=1)
 
