@@ -19,12 +19,13 @@ from notifications.models import NotificationStatus, Source
 
 @admin.register(TriggerRule)
 class TriggerRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "event_type", "conditions_summary", "template", "delay", "cancelled_by"]
+    list_display = ["name", "is_active", "event_type", "conditions_summary", "template_key", "delay", "cancelled_by"]
     list_display_links = ["name"]
     list_editable = ["is_active"]
     list_filter = ["is_active", "event_type", "template__category"]
     search_fields = ["name", "event_type", "template__key", "conditions"]
     autocomplete_fields = ["template"]
+    list_select_related = ["template"]
     fieldsets = [
         (None, {"fields": ["name", "description", "is_active"]}),
         ("When", {"fields": ["event_type", "conditions"]}),
@@ -38,6 +39,10 @@ class TriggerRuleAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    @admin.display(description="template", ordering="template__key")
+    def template_key(self, rule: TriggerRule) -> str:
+        return rule.template.key
 
     @admin.display(description="conditions")
     def conditions_summary(self, rule: TriggerRule) -> str:

@@ -99,6 +99,11 @@ class Command(BaseCommand):
                 *[f"    {name}: {key}  ({', '.join(DEMO_KEYS[name])})" for name, key in keys.items()],
                 f"    curl -H 'Authorization: Api-Key {keys['demo-support-tools']}' "
                 f"{base}/api/v1/users/shopper-1/devices/",
+                "  An order cancelled for shopper-2 (German device: the shipped rule sends the German text):",
+                f"    curl -X POST {base}/api/v1/events/ -H 'Authorization: Api-Key {keys['demo-order-service']}' "
+                "-H 'Content-Type: application/json' -d "
+                """'{"type": "order_status_changed", "user_id": "shopper-2", "idempotency_key": "demo-1", """
+                """"data": {"order_id": "1042", "status": "cancelled", "reason": "payment declined"}}'""",
                 "",
             ]
         )
