@@ -25,6 +25,9 @@ os.environ.update(
     CELERY_BROKER_URL=BENCH_REDIS,
     DJANGO_SETTINGS_MODULE="config.settings",
     PUSHCART_ENV_FILE=os.devnull,
+    # Benchmarks measure sending: no default quiet hours (they would defer a night-time run's promotions).
+    QUIET_HOURS_START="00:00",
+    QUIET_HOURS_END="00:00",
 )
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
 os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(40))

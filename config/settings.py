@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "notifications",
     "templates",
     "events",
+    "preferences",
     "campaigns",
 ]
 
@@ -278,6 +279,15 @@ PROVIDER_RATE_LIMITS = {
     "webpush": env_int("WEBPUSH_RATE_LIMIT", 0),
 }
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")  # without it, /metrics answers only on loopback
+# --- Shopper protection ------------------------------------------------------------
+# Categories a shopper cannot switch off (must be transactional ones).
+MANDATORY_CATEGORIES = env_list("MANDATORY_CATEGORIES", "order_updates")
+QUIET_HOURS_START = env_str("QUIET_HOURS_START", "21:00")  # defaults for shoppers who set none
+QUIET_HOURS_END = env_str("QUIET_HOURS_END", "08:00")
+QUIET_HOURS_DEFAULT_TIMEZONE = env_str("QUIET_HOURS_DEFAULT_TIMEZONE", "UTC")  # no preference, no device zone
+# Marketing pushes per user per rolling window: (seconds, max). Seeds the admin-editable caps on first migrate.
+FREQUENCY_CAPS_DEFAULT = [(24 * 3600, 2), (7 * 24 * 3600, 6)]
+
 # --- Events ---------------------------------------------------------------------
 EVENT_BATCH_MAX = 500  # events per POST /api/v1/events/
 EVENT_DATA_MAX_BYTES = env_int("EVENT_DATA_MAX_BYTES", 8192)  # an event's `data`, JSON-encoded

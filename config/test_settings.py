@@ -13,6 +13,10 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:63
 os.environ.setdefault("WEB_PUSH_ALLOW_HTTP_ENDPOINTS", "1")
 os.environ.setdefault("PUSHCART_THROTTLE_USER", "100000/minute")
 os.environ.setdefault("PUSHCART_THROTTLE_ANON", "100000/minute")
+# No default quiet hours, so that no result depends on the hour the suite runs at; the quiet-hours
+# tests set their own (tests/protection).
+os.environ.setdefault("QUIET_HOURS_START", "00:00")
+os.environ.setdefault("QUIET_HOURS_END", "00:00")
 
 from config.settings import *  # noqa: F403
 

@@ -32,6 +32,9 @@ class Content:
     # Per locale (lower case): {"title", "body", "image", "deep_link"}; a device's locale picks one.
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     template_key: str = ""
+    dedup_key: str = ""  # with dedup_seconds: sent at most once per user within the window
+    dedup_seconds: int = 0
+    frequency_caps: tuple[tuple[int, int], ...] = ()  # stricter caps for this send: (seconds, max)
 
     def push_message(self, locale: str = "") -> PushMessage:
         return localized_message(self, locale)
@@ -137,6 +140,9 @@ def store_notifications(items: Iterable[NewNotification]) -> list[Notification]:
                 data=content.data,
                 translations=content.translations,
                 template_key=content.template_key,
+                dedup_key=content.dedup_key,
+                dedup_seconds=content.dedup_seconds,
+                frequency_caps=[list(cap) for cap in content.frequency_caps],
                 category=content.category,
                 priority=content.priority,
                 ttl_seconds=content.ttl_seconds,

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from devices.services import deactivate_tokens
 from devices.token_cache import tokens_for_users
-from notifications import metrics, rate_limit
+from notifications import metrics, policy, rate_limit
 from notifications.backoff import retry_delay
 from notifications.creation import localized_message
 from notifications.models import (
@@ -63,30 +63,83 @@ def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
     """Create the deliveries of pending notifications, one per active device; returns their ids.
 
     Tokens come from the Redis cache for all users at once. A notification whose
-    user has no active device is marked so: it is not an error.
+    user has no active device is marked so: it is not an error. The others pass
+    shopper protection (notifications.policy): sent, deferred or suppressed.
     """
     with transaction.atomic():
         notifications = list(
             Notification.objects.select_for_update(skip_locked=True)
             .filter(pk__in=list(notification_ids), status=NotificationStatus.PENDING)
-            .only("pk", "user_id")
+            .only(
+                "pk",
+                "user_id",
+                "category",
+                "template_key",
+                "dedup_key",
+                "dedup_seconds",
+                "frequency_caps",
+                "ttl_seconds",
+                "send_at",
+                "created_at",
+            )
         )
         if not notifications:
             return []
         devices = tokens_for_users(n.user_id for n in notifications)
-        rows = [
-            Delivery(notification_id=n.pk, device_id=d.device_id, provider=d.provider, token=d.token)
-            for n in notifications
-            for d in devices[n.user_id]
-        ]
-        created = Delivery.objects.bulk_create(rows)
         now = timezone.now()
-        with_devices = [n.pk for n in notifications if devices[n.user_id]]
-        without = [n.pk for n in notifications if not devices[n.user_id]]
-        Notification.objects.filter(pk__in=with_devices).update(status=NotificationStatus.SENDING, updated_at=now)
-        Notification.objects.filter(pk__in=without).update(status=NotificationStatus.NO_DEVICE, updated_at=now)
+        without = [n for n in notifications if not devices[n.user_id]]
+        verdicts = policy.judge([n for n in notifications if devices[n.user_id]], devices, now=now)
+        to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
+        created = Delivery.objects.bulk_create(
+            Delivery(notification_id=n.pk, device_id=d.device_id, provider=d.provider, token=d.token)
+            for n in to_send
+            for d in devices[n.user_id]
+        )
+        Notification.objects.filter(pk__in=[n.pk for n in to_send]).update(
+            status=NotificationStatus.SENDING, updated_at=now
+        )
+        Notification.objects.filter(pk__in=[n.pk for n in without]).update(
+            status=NotificationStatus.NO_DEVICE, updated_at=now
+        )
+        held_back = [(n, verdicts[n.pk]) for n in notifications if n.pk in verdicts and n not in to_send]
+        _write_verdicts(held_back, now)
     metrics.notifications_without_device(len(without))
+    for notification, verdict in held_back:
+        metrics.notifications_held_back(notification.category, verdict.policy)
     return [d.pk for d in created]
+
+
+_NO_DEVICE = policy.Verdict(action="no_device")
+
+# One statement for every held-back notification of a batch (deferred ones get a new send_at and what is left
+# of their TTL, so that TTL still counts from when they were first due).
+_WRITE_VERDICTS = f"""
+UPDATE {Notification._meta.db_table} AS n SET
+    status = v.status, policy = v.policy, status_reason = v.reason,
+    send_at = coalesce(v.send_at, n.send_at), ttl_seconds = coalesce(v.ttl, n.ttl_seconds), updated_at = %s
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::int[])
+    AS v(id, status, policy, reason, send_at, ttl)
+WHERE n.id = v.id
+"""  # noqa: S608 - only the table name is formatted in
+
+
+def _write_verdicts(held_back: list[tuple[Notification, policy.Verdict]], now: datetime) -> None:
+    if not held_back:
+        return
+    statuses = {policy.DEFER: NotificationStatus.SCHEDULED, policy.SUPPRESS: NotificationStatus.SUPPRESSED}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _WRITE_VERDICTS,
+            [
+                now,
+                [n.pk for n, _ in held_back],
+                [statuses[v.action] for _, v in held_back],
+                [v.policy for _, v in held_back],
+                [v.reason[:500] for _, v in held_back],
+                [v.send_at for _, v in held_back],
+                [v.ttl_seconds for _, v in held_back],
+            ],
+        )
 
 
 # --- Deliveries → providers ----------------------------------------------------------

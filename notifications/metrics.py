@@ -24,6 +24,11 @@ DELIVERIES = Counter(
 )
 FAILED = Counter("pushcart_failed_deliveries_total", "Deliveries that ended in a failed record", ["provider"])
 NO_DEVICE = Counter("pushcart_notifications_without_device_total", "Notifications to users with no active device")
+HELD_BACK = Counter(
+    "pushcart_notifications_held_back_total",
+    "Notifications shopper protection suppressed or deferred",
+    ["category", "policy"],
+)
 TIME_TO_PROVIDER = Histogram(
     "pushcart_time_to_provider_seconds",
     "From notification created (or its send_at) to accepted by the provider",
@@ -48,3 +53,8 @@ def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now:
 def notifications_without_device(count: int) -> None:
     if count:
         NO_DEVICE.inc(count)
+
+
+def notifications_held_back(category: str, policy: str, count: int = 1) -> None:
+    if count:
+        HELD_BACK.labels(category, policy).inc(count)

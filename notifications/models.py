@@ -25,6 +25,17 @@ class NotificationStatus(models.TextChoices):
     NO_DEVICE = "no_device", "No active device"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed before sending (see reason)"  # e.g. its template lacked data
+    SUPPRESSED = "suppressed", "Not sent: shopper protection (see reason)"
+
+
+class PolicyOutcome(models.TextChoices):
+    """Why shopper protection held a notification back."""
+
+    OPTED_OUT = "opted_out", "Opted out of the category"
+    CAPPED = "capped", "Frequency cap reached"
+    QUIET_HOURS = "quiet_hours", "Deferred: quiet hours"
+    QUIET_HOURS_EXPIRED = "quiet_hours_expired", "Quiet hours outlast its TTL"
+    DUPLICATE = "duplicate", "Duplicate within the window"
 
 
 class Notification(models.Model):
@@ -54,7 +65,17 @@ class Notification(models.Model):
     )
     status = models.CharField(max_length=16, choices=NotificationStatus.choices)
     status_reason = models.CharField(
-        max_length=500, blank=True, default="", help_text="Why it failed or was cancelled."
+        max_length=500, blank=True, default="", help_text="Why it failed, was cancelled, deferred or suppressed."
+    )
+    policy = models.CharField(
+        max_length=24, blank=True, default="", choices=PolicyOutcome.choices, help_text="Shopper protection's verdict."
+    )
+    dedup_key = models.CharField(
+        max_length=200, blank=True, default="", help_text="Sent at most once per user within dedup_seconds."
+    )
+    dedup_seconds = models.PositiveIntegerField(default=0)
+    frequency_caps = models.JSONField(
+        default=list, blank=True, help_text="Stricter caps for this send, e.g. a campaign's: [[seconds, max], …]."
     )
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     updated_at = models.DateTimeField(db_default=Now())

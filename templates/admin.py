@@ -43,7 +43,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "{{ reason|default:'…' }}, {% if item_count > 1 %}…{% endif %}. The user is {{ user.id }}.",
             },
         ),
-        ("Delivery", {"fields": ["ttl_seconds", "collapse_key"]}),
+        ("Delivery", {"fields": ["ttl_seconds", "collapse_key", "dedup_window"]}),
         (
             "Sample context",
             {

@@ -47,6 +47,7 @@ class MessageTemplateForm(forms.ModelForm):
             "data",
             "ttl_seconds",
             "collapse_key",
+            "dedup_window",
             "sample_context",
         ]
         widgets = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -42,6 +44,10 @@ class MessageTemplate(models.Model):
     )
     collapse_key = models.CharField(
         max_length=200, blank=True, default="", help_text="A newer push with the same key replaces an unread older one."
+    )
+    dedup_window = models.DurationField(
+        default=timedelta(hours=1),
+        help_text="The same push (same collapse key) to the same shopper is sent once within this window; 0: off.",
     )
     sample_context = models.JSONField(
         default=dict,

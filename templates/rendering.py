@@ -200,6 +200,8 @@ def render_content(
         translation.locale.lower(): render_translation(template, translation, context)
         for translation in (template.translations.all() if translations is None else translations)
     }
+    collapse_key = render_text(template.collapse_key, context, field="collapse_key")[:64]
+    dedup_seconds = int(template.dedup_window.total_seconds()) if collapse_key else 0
     content = Content(
         title=default.title,
         body=default.body,
@@ -209,9 +211,11 @@ def render_content(
         data=rendered_data,
         priority=template.priority,
         ttl_seconds=template.ttl_seconds,
-        collapse_key=render_text(template.collapse_key, context, field="collapse_key")[:64],
+        collapse_key=collapse_key,
         translations=localized,
         template_key=template.key,
+        dedup_key=f"{template.key}:{collapse_key}" if dedup_seconds > 0 else "",
+        dedup_seconds=max(dedup_seconds, 0),
     )
     for locale in ["", *localized]:
         try:

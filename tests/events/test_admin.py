@@ -28,6 +28,7 @@ TEMPLATE_FORM = {
     "data": '{"product_id": "{{ product_id }}"}',
     "ttl_seconds": "3600",
     "collapse_key": "",
+    "dedup_window": "01:00:00",
     "sample_context": '{"product_name": "Strawberries", "price": "2.99", "product_id": "p1"}',
     "translations-TOTAL_FORMS": "1",
     "translations-INITIAL_FORMS": "0",

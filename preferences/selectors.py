@@ -1,0 +1,68 @@
+"""Reading shoppers' preferences and the caps, as the sending path needs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import time
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+from preferences.models import FrequencyCap, Preference
+
+
+@dataclass(frozen=True)
+class EffectivePreference:
+    """A shopper's preference with the defaults filled in."""
+
+    user_id: str
+    disabled_categories: frozenset[str]
+    quiet_hours_enabled: bool
+    quiet_hours_start: time
+    quiet_hours_end: time
+    timezone: str  # empty: the devices' time zone
+
+    def wants(self, category: str) -> bool:
+        return category in settings.MANDATORY_CATEGORIES or category not in self.disabled_categories
+
+
+def default_preference(user_id: str) -> EffectivePreference:
+    return EffectivePreference(
+        user_id=user_id,
+        disabled_categories=frozenset(),
+        quiet_hours_enabled=True,
+        quiet_hours_start=time.fromisoformat(settings.QUIET_HOURS_START),
+        quiet_hours_end=time.fromisoformat(settings.QUIET_HOURS_END),
+        timezone="",
+    )
+
+
+def _effective(preference: Preference) -> EffectivePreference:
+    return EffectivePreference(
+        user_id=preference.user_id,
+        disabled_categories=frozenset(preference.disabled_categories),
+        quiet_hours_enabled=preference.quiet_hours_enabled,
+        quiet_hours_start=preference.quiet_hours_start,
+        quiet_hours_end=preference.quiet_hours_end,
+        timezone=preference.timezone,
+    )
+
+
+def preferences_for(user_ids: Iterable[str]) -> dict[str, EffectivePreference]:
+    """Every user's preference (the defaults where none is stored): one query."""
+    wanted = set(user_ids)
+    found = {p.user_id: _effective(p) for p in Preference.objects.filter(user_id__in=wanted)}
+    return {user_id: found.get(user_id) or default_preference(user_id) for user_id in wanted}
+
+
+def active_caps() -> list[tuple[int, int]]:
+    """(window seconds, max pushes) of the active caps, shortest window first."""
+    return [
+        (int(cap.window.total_seconds()), cap.max_pushes)
+        for cap in FrequencyCap.objects.filter(is_active=True).order_by("window")
+    ]
+
+
+def zone_of(name: str) -> ZoneInfo:
+    return ZoneInfo(name or settings.QUIET_HOURS_DEFAULT_TIMEZONE)
