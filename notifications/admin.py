@@ -94,9 +94,9 @@ class ProviderFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "user_id", "category", "title", "source", "status", "outcome", "created_at"]
+    list_display = ["id", "user_id", "category", "title", "source", "status", "why", "outcome", "created_at"]
     readonly_fields = ["source_link"]
-    list_filter = ["status", "category", "source", ProviderFilter, "created_at"]
+    list_filter = ["status", "policy", "category", "source", ProviderFilter, "created_at"]
     search_fields = ["user_id"]
     search_help_text = "A user id, a notification id (#123), a device token prefix, or a source reference."
     date_hierarchy = "created_at"
@@ -104,7 +104,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     inlines = [DeliveryInline]
     fieldsets = [
-        ("To", {"fields": ["user_id", "category", "priority", "status", "status_reason", "outcome"]}),
+        ("To", {"fields": ["user_id", "category", "priority", "status", "policy", "status_reason", "outcome"]}),
         (
             "Content",
             {
@@ -155,6 +155,11 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             | queryset.filter(pk__in=Delivery.objects.filter(token__startswith=term).values("notification_id"))
         )
         return found, False
+
+    @admin.display(description="why")
+    def why(self, notification: Notification) -> str:
+        reason = notification.status_reason
+        return reason if len(reason) <= 80 else f"{reason[:80]}…"
 
     @admin.display(description="delivered (devices)")
     def outcome(self, notification: Notification) -> str:

@@ -23,13 +23,6 @@ def _field_of(error: RenderError) -> str:
     return name if name in _FORM_FIELDS else "body"
 
 
-def _validate_locale(value: str) -> str:
-    try:
-        return normalize_locale(value)
-    except Exception as exc:  # devices.validation raises DRF's ValidationError
-        raise ValidationError(str(getattr(exc, "detail", [exc])[0])) from None
-
-
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
@@ -58,7 +51,7 @@ class MessageTemplateForm(forms.ModelForm):
         }
 
     def clean_default_locale(self) -> str:
-        return _validate_locale(self.cleaned_data["default_locale"])
+        return normalize_locale(self.cleaned_data["default_locale"])
 
     def clean_data(self) -> dict[str, Any]:
         data = self.cleaned_data["data"]
@@ -93,7 +86,7 @@ class TranslationForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def clean_locale(self) -> str:
-        return _validate_locale(self.cleaned_data["locale"])
+        return normalize_locale(self.cleaned_data["locale"])
 
 
 class TranslationFormSet(BaseInlineFormSet):
