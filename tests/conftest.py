@@ -3,6 +3,7 @@ real Redis (database 15, emptied before each test) and the provider simulator.""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,27 @@ def clean_redis() -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+# What data migrations create (shipped templates and rules, default caps): a transactional test's flush
+# empties every table, so it is created again before each database test.
+MIGRATION_DATA = (
+    "templates.migrations.0002_shipped_templates",
+    "events.migrations.0002_shipped_rules",
+    "preferences.migrations.0002_default_caps",
+)
+
+
+@pytest.fixture(autouse=True)
+def migration_data(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from django.apps import apps
+
+    for module in MIGRATION_DATA:
+        importlib.import_module(module).create(apps, None)
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ class PreferencesView(AppUserAPIView):
     """`/preferences/` is the caller's; `/users/<user_id>/preferences/` answers 404 for anyone else's."""
 
     def _owner(self, request: Request, user_id: str | None) -> str:
-        if user_id is not None and user_id != request.user.pk:
+        if user_id is not None and user_id != request.user.id:
             raise Http404  # the same answer as for a user that doesn't exist: nothing to learn
-        return request.user.pk
+        return request.user.id
 
     @extend_schema(
         summary="Read the shopper's notification preferences (app)",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,16 +19,3 @@ def post_events(service_client) -> Callable[..., Response]:  # type: ignore[no-u
         return client.post("/api/v1/events/", body, format="json")
 
     return post
-
-
-@pytest.fixture(autouse=True)
-def shipped_rules_and_templates(request: pytest.FixtureRequest) -> None:
-    """The grocery rules and templates the data migrations ship, again after a transactional test's flush."""
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None:
-        return
-    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
-    from django.apps import apps
-
-    for migration in ("templates.migrations.0002_shipped_templates", "events.migrations.0002_shipped_rules"):
-        importlib.import_module(migration).create(apps, None)
