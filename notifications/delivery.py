@@ -81,6 +81,7 @@ def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
                 "ttl_seconds",
                 "send_at",
                 "created_at",
+                "trigger_key",
             )
         )
         if not notifications:
@@ -102,6 +103,7 @@ def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
             status=NotificationStatus.NO_DEVICE, updated_at=now
         )
         held_back = [(n, verdicts[n.pk]) for n in notifications if n.pk in verdicts and n not in to_send]
+        held_back = _yield_to_newer_waiting_sends(held_back)
         _write_verdicts(held_back, now)
     metrics.notifications_without_device(len(without))
     for notification, verdict in held_back:
@@ -123,10 +125,41 @@ WHERE n.id = v.id
 """  # noqa: S608 - only the table name is formatted in
 
 
+def _yield_to_newer_waiting_sends(
+    held_back: list[tuple[Notification, policy.Verdict]],
+) -> list[tuple[Notification, policy.Verdict]]:
+    """A deferred rule send (an abandoned-cart reminder) whose key a newer waiting send took meanwhile is cancelled.
+
+    Only one send may wait per user and trigger key; the newer one has the fresher content.
+    """
+    keyed = [n for n, v in held_back if v.action == policy.DEFER and n.trigger_key]
+    if not keyed:
+        return held_back
+    taken = {
+        (user_id, key): pk
+        for pk, user_id, key in Notification.objects.filter(
+            status=NotificationStatus.SCHEDULED,
+            user_id__in={n.user_id for n in keyed},
+            trigger_key__in={n.trigger_key for n in keyed},
+        ).values_list("pk", "user_id", "trigger_key")
+    }
+    result = []
+    for notification, verdict in held_back:
+        newer = taken.get((notification.user_id, notification.trigger_key)) if verdict.action == policy.DEFER else None
+        if newer is not None:
+            verdict = policy.Verdict(policy.CANCEL, reason=f"Replaced by the newer waiting send #{newer}.")
+        result.append((notification, verdict))
+    return result
+
+
 def _write_verdicts(held_back: list[tuple[Notification, policy.Verdict]], now: datetime) -> None:
     if not held_back:
         return
-    statuses = {policy.DEFER: NotificationStatus.SCHEDULED, policy.SUPPRESS: NotificationStatus.SUPPRESSED}
+    statuses = {
+        policy.DEFER: NotificationStatus.SCHEDULED,
+        policy.SUPPRESS: NotificationStatus.SUPPRESSED,
+        policy.CANCEL: NotificationStatus.CANCELLED,
+    }
     with connection.cursor() as cursor:
         cursor.execute(
             _WRITE_VERDICTS,

@@ -26,6 +26,7 @@ from notifications.quiet_hours import QuietHours, quiet_until
 from preferences.selectors import EffectivePreference, active_caps, preferences_for, zone_of
 
 SEND, DEFER, SUPPRESS = "send", "defer", "suppress"
+CANCEL = "cancel"  # not the policy's own verdict: a deferral that would clash with a newer waiting send
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from devices.services import register_device
 from notifications import dispatch, policy
@@ -179,3 +180,27 @@ def test_opting_out_withdraws_marketing_deliveries_already_queued(settings, prov
 
 def test_no_active_device_is_recorded_as_such(engine):
     assert fresh(send("nobody")).status == NotificationStatus.NO_DEVICE
+
+
+def test_a_deferred_reminder_yields_to_a_newer_waiting_one_for_the_same_cart(engine):
+    register_device(user_id="ana", platform="android", token="ok-ana", timezone="Asia/Tokyo")
+    quiet_now("ana", "Asia/Tokyo", ends_in=timedelta(hours=1))
+    reminder = {"title": "Still thinking?", "body": "b", "category": "cart_reminders", "source": "event"}
+    due = Notification.objects.create(
+        **reminder, status=NotificationStatus.PENDING, trigger_key="rule-1:cart_id=77", user_id="ana"
+    )
+    newer = Notification.objects.create(
+        **reminder,
+        status=NotificationStatus.SCHEDULED,
+        trigger_key="rule-1:cart_id=77",
+        user_id="ana",
+        send_at=timezone.now() + timedelta(minutes=30),
+    )
+    from notifications.delivery import prepare_deliveries
+
+    assert prepare_deliveries([due.pk]) == []
+    assert (fresh(due).status, due.status_reason) == (
+        NotificationStatus.CANCELLED,
+        f"Replaced by the newer waiting send #{newer.pk}.",
+    )
+    assert fresh(newer).status == NotificationStatus.SCHEDULED
