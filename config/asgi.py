@@ -16,7 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-websocket_urlpatterns: list = []
+from campaigns.routing import websocket_urlpatterns  # noqa: E402 - needs the app registry set up above
 
 application = ProtocolTypeRouter(
     {

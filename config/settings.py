@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "templates",
     "events",
     "preferences",
+    "audience",
     "campaigns",
 ]
 
@@ -185,6 +186,7 @@ API_KEY_SCOPES = {
     "events:write": "Send business events",
     "notifications:write": "Send notifications directly",
     "devices:read": "Read users' devices",
+    "attributes:write": "Set shoppers' attributes (for segments)",
 }
 API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`
 
@@ -216,6 +218,13 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 5},  # a backlog of dispatch runs is pointless: the next one does it all
     },
     "sweep-stuck-deliveries": {"task": "notifications.tasks.sweep_stuck", "schedule": timedelta(seconds=30)},
+    "start-due-campaigns": {"task": "campaigns.tasks.start_due", "schedule": timedelta(seconds=5)},
+    "broadcast-campaign-progress": {
+        "task": "campaigns.tasks.broadcast_progress",
+        "schedule": timedelta(seconds=1),
+        "options": {"expires": 3},
+    },
+    "resume-lost-fan-outs": {"task": "campaigns.tasks.resume_lost_fan_outs", "schedule": timedelta(seconds=60)},
     "requeue-unprocessed-events": {"task": "events.tasks.requeue_unprocessed", "schedule": timedelta(seconds=30)},
     "forget-old-idempotency-keys": {
         "task": "notifications.tasks.forget_old_idempotency_keys",
@@ -288,6 +297,11 @@ QUIET_HOURS_DEFAULT_TIMEZONE = env_str("QUIET_HOURS_DEFAULT_TIMEZONE", "UTC")  #
 # Marketing pushes per user per rolling window: (seconds, max). Seeds the admin-editable caps on first migrate.
 FREQUENCY_CAPS_DEFAULT = [(24 * 3600, 2), (7 * 24 * 3600, 6)]
 
+# --- Audiences -------------------------------------------------------------------
+ATTRIBUTES_MAX_BYTES = env_int("ATTRIBUTES_MAX_BYTES", 8192)  # a shopper's attributes, JSON-encoded
+
+CAMPAIGN_PAGE_STUCK_AFTER_SECONDS = env_int("CAMPAIGN_PAGE_STUCK_AFTER_SECONDS", 120)  # then its page is queued again
+
 # --- Events ---------------------------------------------------------------------
 EVENT_BATCH_MAX = 500  # events per POST /api/v1/events/
 EVENT_DATA_MAX_BYTES = env_int("EVENT_DATA_MAX_BYTES", 8192)  # an event's `data`, JSON-encoded
@@ -300,5 +314,9 @@ KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10_000)  # a dead
 QUEUE_TRANSACTIONAL = "transactional"
 QUEUE_MARKETING = "marketing"
 QUEUE_EVENTS = env_str("QUEUE_EVENTS", QUEUE_TRANSACTIONAL)  # event processing: order events must not wait
-CELERY_TASK_ROUTES = {"notifications.tasks.dispatch_due": {"queue": "default"}}
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.dispatch_due": {"queue": "default"},
+    # Live progress must keep flowing while the marketing workers are busy with the campaign itself.
+    "campaigns.tasks.broadcast_progress": {"queue": QUEUE_TRANSACTIONAL},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

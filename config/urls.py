@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/v1/", include("notifications.api.urls")),
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("preferences.api.urls")),
+    path("api/v1/", include("audience.api.urls")),
 ]

@@ -23,6 +23,7 @@ class IncomingEvent:
     idempotency_key: str
     data: dict[str, Any] = field(default_factory=dict)
     occurred_at: datetime | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,9 @@ class Accepted:
 # is skipped by the unique constraint, and RETURNING names what was new.
 _INSERT = f"""
 INSERT INTO {Event._meta.db_table}
-    (producer, idempotency_key, type, user_id, occurred_at, received_at, data, status, outcome)
-SELECT %s, k, t, u, coalesce(o, now()), now(), d, '{EventStatus.RECEIVED}', ''
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::jsonb[]) AS v(k, t, u, o, d)
+    (producer, idempotency_key, type, user_id, occurred_at, received_at, data, attributes, status, outcome)
+SELECT %s, k, t, u, coalesce(o, now()), now(), d, a, '{EventStatus.RECEIVED}', ''
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::jsonb[], %s::jsonb[]) AS v(k, t, u, o, d, a)
 ON CONFLICT (producer, idempotency_key) DO NOTHING
 RETURNING id, idempotency_key
 """  # noqa: S608 - only constants are formatted in
@@ -59,6 +60,7 @@ def ingest_events(events: Sequence[IncomingEvent], *, producer: str) -> list[Acc
                     [e.user_id for e in events],
                     [e.occurred_at for e in events],
                     [json.dumps(e.data) for e in events],
+                    [json.dumps(e.attributes) for e in events],
                 ],
             )
             new = dict((key, pk) for pk, key in cursor.fetchall())

@@ -33,6 +33,7 @@ class Event(models.Model):
     occurred_at = models.DateTimeField(help_text="When it happened at the producer (received time if not given).")
     received_at = models.DateTimeField(db_default=Now())
     data = models.JSONField(default=dict, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Shopper attributes it carried (merged).")
     status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.RECEIVED)
     outcome = models.TextField(blank=True, default="", help_text="What the rules did with it.")
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -31,6 +31,7 @@ from django.db.models import Case, CharField, Value, When
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from audience.services import merge_attributes
 from events.conditions import ABSENT, as_text, lookup, matches_all
 from events.models import Event, EventStatus, TriggerRule
 from events.selectors import active_rules
@@ -94,6 +95,7 @@ def process_events(event_ids: Sequence[int]) -> dict[str, int]:
             event.status = EventStatus.PROCESSED if acted else EventStatus.NO_RULE
             event.processed_at = now
 
+        merge_attributes(_attributes_told(events))
         keyed = [*cancels, *schedules]
         if keyed:
             _lock(keyed)
@@ -109,6 +111,15 @@ def process_events(event_ids: Sequence[int]) -> dict[str, int]:
     for event in events:
         counts[event.status] += 1
     return dict(counts)
+
+
+def _attributes_told(events: list[Event]) -> dict[str, dict[str, Any]]:
+    """Per shopper, the attributes the batch's events carried; a later event's value wins."""
+    told: dict[str, dict[str, Any]] = defaultdict(dict)
+    for event in events:  # in occurred_at order
+        if event.attributes:
+            told[event.user_id].update(event.attributes)
+    return told
 
 
 # One statement for the batch (Django's bulk_update builds a CASE per row and field).

@@ -116,6 +116,8 @@ class NewNotification:
     trigger_key: str = ""
     # Set when it could not be made (a template lacked data): stored as failed, with this reason.
     failure: str = ""
+    variant: str = ""  # a campaign's A/B variant
+    target_device_id: int | None = None  # only this device (a test send to one token)
 
 
 def store_notifications(items: Iterable[NewNotification]) -> list[Notification]:
@@ -151,6 +153,8 @@ def store_notifications(items: Iterable[NewNotification]) -> list[Notification]:
                 source_ref=item.source_ref,
                 send_at=item.send_at,
                 trigger_key=item.trigger_key,
+                variant=item.variant,
+                target_device_id=item.target_device_id,
                 status=status,
                 status_reason=item.failure[:500],
             )

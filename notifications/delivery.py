@@ -28,7 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from devices.services import deactivate_tokens
-from devices.token_cache import tokens_for_users
+from devices.token_cache import DeviceTarget, tokens_for_users
 from notifications import metrics, policy, rate_limit
 from notifications.backoff import retry_delay
 from notifications.creation import localized_message
@@ -41,6 +41,7 @@ from notifications.models import (
     Notification,
     NotificationStatus,
     ProviderPause,
+    Source,
 )
 from notifications.providers.base import Outcome, OutcomeKind, PushTarget, SendRequest
 from notifications.providers.runtime import runtime
@@ -82,19 +83,26 @@ def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
                 "send_at",
                 "created_at",
                 "trigger_key",
+                "source",
+                "target_device_id",
             )
         )
         if not notifications:
             return []
-        devices = tokens_for_users(n.user_id for n in notifications)
+        cached = tokens_for_users(n.user_id for n in notifications)
+        targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
         now = timezone.now()
-        without = [n for n in notifications if not devices[n.user_id]]
-        verdicts = policy.judge([n for n in notifications if devices[n.user_id]], devices, now=now)
+        without = [n for n in notifications if not targets[n.pk]]
+        tests = [n for n in notifications if targets[n.pk] and n.source == Source.TEST]
+        verdicts = policy.judge(
+            [n for n in notifications if targets[n.pk] and n.source != Source.TEST], cached, now=now
+        )
+        verdicts.update({n.pk: policy.Verdict(policy.SEND) for n in tests})  # a marketer's test: not protected
         to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
         created = Delivery.objects.bulk_create(
             Delivery(notification_id=n.pk, device_id=d.device_id, provider=d.provider, token=d.token)
             for n in to_send
-            for d in devices[n.user_id]
+            for d in targets[n.pk]
         )
         Notification.objects.filter(pk__in=[n.pk for n in to_send]).update(
             status=NotificationStatus.SENDING, updated_at=now
@@ -112,6 +120,13 @@ def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
 
 
 _NO_DEVICE = policy.Verdict(action="no_device")
+
+
+def _targets_of(notification: Notification, devices: list[DeviceTarget]) -> list[DeviceTarget]:
+    if notification.target_device_id is None:
+        return devices
+    return [d for d in devices if d.device_id == notification.target_device_id]
+
 
 # One statement for every held-back notification of a batch (deferred ones get a new send_at and what is left
 # of their TTL, so that TTL still counts from when they were first due).

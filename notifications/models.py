@@ -77,12 +77,26 @@ class Notification(models.Model):
     frequency_caps = models.JSONField(
         default=list, blank=True, help_text="Stricter caps for this send, e.g. a campaign's: [[seconds, max], …]."
     )
+    variant = models.CharField(max_length=32, blank=True, default="", help_text="A campaign's A/B variant.")
+    target_device = models.ForeignKey(
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Only this device (a test send to one token); empty: every active device of the user.",
+    )
+    opened_at = models.DateTimeField(null=True, blank=True, help_text="When the app reported the push opened.")
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     updated_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # A campaign run reaches each shopper once, whatever happens to its fan-out.
+            models.UniqueConstraint(
+                fields=["source_ref", "user_id"], name="campaign_once_per_user", condition=models.Q(source="campaign")
+            ),
             # A rule's waiting send for one thing (a cart): at most one per user and key.
             models.UniqueConstraint(
                 fields=["user_id", "trigger_key"],

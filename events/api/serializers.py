@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from audience.api.serializers import validate_attributes
 from config.api import StrictFieldsMixin
 from events.ingest import IncomingEvent
 
@@ -23,6 +24,11 @@ class EventSerializer(StrictFieldsMixin, serializers.Serializer):
         required=False, help_text="When it happened (ISO 8601 with a time zone); default: when received."
     )
     data = serializers.JSONField(required=False, help_text="The event's fields: a JSON object.")
+    attributes = serializers.JSONField(
+        required=False,
+        validators=[validate_attributes],
+        help_text="Shopper attributes this event tells (e.g. last_order_date): merged into the shopper's profile.",
+    )
 
     def validate_type(self, value: str) -> str:
         if not EVENT_TYPE.match(value):
@@ -44,6 +50,7 @@ class EventSerializer(StrictFieldsMixin, serializers.Serializer):
             idempotency_key=attrs["idempotency_key"],
             data=attrs.get("data") or {},
             occurred_at=attrs.get("occurred_at"),
+            attributes=attrs.get("attributes") or {},
         )
 
 

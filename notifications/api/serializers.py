@@ -82,3 +82,8 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 class NotificationCreatedSerializer(serializers.Serializer):
     notification_ids = serializers.ListField(child=serializers.IntegerField())
     status = serializers.ChoiceField(choices=["pending", "scheduled"])
+
+
+class OpenedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    opened_at = serializers.DateTimeField(help_text="When it was first reported opened.")

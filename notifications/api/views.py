@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.authentication import ServiceApiKeyAuthentication
-from accounts.permissions import require_scope
+from accounts.authentication import AppUserJWTAuthentication, ServiceApiKeyAuthentication
+from accounts.permissions import IsAppUser, require_scope
 from config.api import PushcartAPIView, error_responses
-from notifications.api.serializers import NotificationCreatedSerializer, NotificationCreateSerializer
+from notifications import services
+from notifications.api.serializers import (
+    NotificationCreatedSerializer,
+    NotificationCreateSerializer,
+    OpenedSerializer,
+)
 from notifications.creation import create_notifications
 from notifications.models import Source
 
@@ -59,3 +65,22 @@ class NotificationCreateView(PushcartAPIView):
             idempotency=(request.user.pk, key) if key else None,
         )
         return Response(created.as_answer(), status=status.HTTP_202_ACCEPTED)
+
+
+class NotificationOpenedView(PushcartAPIView):
+    authentication_classes = [AppUserJWTAuthentication]
+    permission_classes = [IsAppUser]
+
+    @extend_schema(
+        operation_id="notifications_opened",
+        summary="Report a push opened (app)",
+        description="Only the recipient can mark it; repeating the call changes nothing (the first time is kept).",
+        request=None,
+        responses={200: OpenedSerializer, **error_responses(401, 404, 429)},
+        tags=["notifications"],
+    )
+    def post(self, request: Request, notification_id: int) -> Response:
+        opened_at = services.mark_opened(notification_id, user_id=request.user.id)
+        if opened_at is None:
+            raise Http404
+        return Response({"id": notification_id, "opened_at": opened_at})

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from audience.conditions import ATTRIBUTE_NAME
+from config.api import StrictFieldsMixin
+
+
+def validate_attributes(value: Any) -> dict[str, Any]:
+    """A JSON object of named values, within the size limit; shared by the attributes API and events."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("Must be a JSON object.")
+    bad = [name for name in value if not ATTRIBUTE_NAME.match(name)]
+    if bad:
+        raise serializers.ValidationError(f"{bad[0]!r} is not an attribute name (letters, digits, _).")
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > settings.ATTRIBUTES_MAX_BYTES:
+        raise serializers.ValidationError(f"Is {size} bytes encoded; at most {settings.ATTRIBUTES_MAX_BYTES}.")
+    return value
+
+
+class AttributesSerializer(StrictFieldsMixin, serializers.Serializer):
+    attributes = serializers.JSONField(
+        validators=[validate_attributes],
+        help_text="Everything known of the shopper, replacing what was there: city, favourite categories…",
+    )
+
+
+class ProfileSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    attributes = serializers.JSONField()
+    updated_at = serializers.DateTimeField()

@@ -1,0 +1,36 @@
+"""The WebSocket an open campaign page listens on: progress pushed by the beat's broadcast."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from campaigns.models import Campaign
+from campaigns.progress import group_name, snapshot
+
+
+class CampaignProgressConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.campaign_id = int(self.scope["url_route"]["kwargs"]["campaign_id"])
+        allowed = user is not None and user.is_active and user.is_staff
+        allowed = allowed and await database_sync_to_async(user.has_perm)("campaigns.view_campaign")
+        current = await database_sync_to_async(self._current)() if allowed else None
+        if current is None:
+            await self.close(code=4403)
+            return
+        self.group = group_name(self.campaign_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json(current)
+
+    def _current(self) -> dict | None:
+        campaign = Campaign.objects.filter(pk=self.campaign_id).first()
+        return snapshot(campaign).as_message() if campaign else None
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def progress(self, event: dict) -> None:
+        await self.send_json(event["progress"])

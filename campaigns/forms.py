@@ -1,0 +1,84 @@
+"""The campaign form: what can be refused while editing is refused here, with the reason."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+
+from campaigns.models import Campaign, ScheduleKind
+from campaigns.services import SCHEDULE_TOLERANCE, crontab_fields
+
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "description",
+            "template",
+            "context",
+            "segment",
+            "schedule",
+            "send_at",
+            "local_date",
+            "local_time",
+            "recurrence",
+            "recurrence_time",
+            "recurrence_weekday",
+            "cron",
+            "recurrence_timezone",
+            "throttle_per_minute",
+            "max_per_user_per_day",
+            "conversion_event",
+            "conversion_window",
+        ]
+        widgets = {"context": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+
+    def clean_context(self) -> dict[str, Any]:
+        context = self.cleaned_data["context"]
+        if not isinstance(context, dict):
+            raise ValidationError('A JSON object of the template\'s data, e.g. {"discount": "20%"}.')
+        return context
+
+    def clean_conversion_event(self) -> str:
+        value = self.cleaned_data["conversion_event"]
+        if not EVENT_TYPE.match(value):
+            raise ValidationError("An event type such as checkout_completed.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = cleaned.get("schedule")
+        now = timezone.now()
+        send_at = cleaned.get("send_at")
+        if kind == ScheduleKind.AT and send_at and send_at < now - SCHEDULE_TOLERANCE:
+            self.add_error("send_at", f"{send_at:%Y-%m-%d %H:%M} is in the past.")
+        if kind == ScheduleKind.RECURRING and not self.errors:
+            probe = Campaign(
+                **{name: cleaned.get(name) for name in self.Meta.fields if name not in ("template", "segment")}
+            )
+            try:
+                crontab_fields(probe)
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    self.add_error(field, messages)
+        return cleaned
+
+
+class VariantFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        live = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if live and sum(f.cleaned_data.get("weight") or 0 for f in live) <= 0:
+            raise ValidationError("The variants' weights must add up to more than 0.")
+        if len(live) == 1:
+            raise ValidationError(
+                "A/B testing needs two variants or more; without variants the campaign's template is used."
+            )

@@ -1,0 +1,116 @@
+"""A campaign's live progress: counted in PostgreSQL, pushed to admin pages over the channel layer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRun, CampaignStatus, RunStatus, ScheduleKind
+from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus, Source
+
+OPEN_DELIVERIES = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRY_SCHEDULED]
+WAITING_NOTIFICATIONS = [NotificationStatus.PENDING, NotificationStatus.SCHEDULED]
+RECENT = timedelta(seconds=30)  # finished runs keep being broadcast this long, so open pages see the end
+
+
+@dataclass(frozen=True)
+class Progress:
+    campaign_id: int
+    status: str
+    status_label: str
+    targeted: int  # shoppers selected so far
+    queued: int  # notifications not yet turned into deliveries, and deliveries not yet finished
+    delivered: int  # deliveries the provider accepted
+    failed: int
+    suppressed: int  # held back by shopper protection, or no active device
+    fanned_out: bool
+
+    def as_message(self) -> dict:
+        return asdict(self)
+
+
+def group_name(campaign_id: int) -> str:
+    return f"campaign-progress-{campaign_id}"
+
+
+def snapshot(campaign: Campaign) -> Progress:
+    runs = CampaignRun.objects.filter(campaign=campaign)
+    totals = runs.aggregate(targeted=Sum("targeted"), open=Count("pk", filter=Q(fanned_out_at__isnull=True)))
+    refs = [str(pk) for pk in runs.values_list("pk", flat=True)]
+    notifications = dict(
+        Notification.objects.filter(source=Source.CAMPAIGN, source_ref__in=refs)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    deliveries = dict(
+        Delivery.objects.filter(notification__source=Source.CAMPAIGN, notification__source_ref__in=refs)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return Progress(
+        campaign_id=campaign.pk,
+        status=campaign.status,
+        status_label=campaign.get_status_display(),
+        targeted=totals["targeted"] or 0,
+        queued=sum(notifications.get(s, 0) for s in WAITING_NOTIFICATIONS)
+        + sum(deliveries.get(s, 0) for s in OPEN_DELIVERIES),
+        delivered=deliveries.get(DeliveryStatus.DELIVERED, 0),
+        failed=deliveries.get(DeliveryStatus.FAILED, 0)
+        + deliveries.get(DeliveryStatus.TOKEN_INVALID, 0)
+        + notifications.get(NotificationStatus.FAILED, 0),
+        suppressed=notifications.get(NotificationStatus.SUPPRESSED, 0)
+        + notifications.get(NotificationStatus.NO_DEVICE, 0),
+        fanned_out=bool(refs) and not totals["open"],
+    )
+
+
+def finish_runs() -> list[int]:
+    """Runs fanned out with nothing left to send are completed; their campaigns too (recurring ones wait again)."""
+    finished = []
+    for run in CampaignRun.objects.filter(status=RunStatus.SENDING, fanned_out_at__isnull=False).select_related(
+        "campaign"
+    ):
+        ref = str(run.pk)
+        waiting = Notification.objects.filter(source=Source.CAMPAIGN, source_ref=ref, status__in=WAITING_NOTIFICATIONS)
+        open_deliveries = Delivery.objects.filter(
+            notification__source=Source.CAMPAIGN, notification__source_ref=ref, status__in=OPEN_DELIVERIES
+        )
+        if waiting.exists() or open_deliveries.exists():
+            continue
+        with transaction.atomic():
+            if not CampaignRun.objects.filter(pk=run.pk, status=RunStatus.SENDING).update(
+                status=RunStatus.COMPLETED, finished_at=timezone.now()
+            ):
+                continue
+            after = (
+                CampaignStatus.SCHEDULED
+                if run.campaign.schedule == ScheduleKind.RECURRING
+                else CampaignStatus.COMPLETED
+            )
+            Campaign.objects.filter(pk=run.campaign_id, status=CampaignStatus.SENDING).update(
+                status=after, updated_at=timezone.now()
+            )
+        finished.append(run.pk)
+    return finished
+
+
+def broadcast() -> int:
+    """Beat, every second: finish what is done, then send each live campaign's progress to its admin pages."""
+    finish_runs()
+    since = timezone.now() - RECENT
+    campaign_ids = set(
+        CampaignRun.objects.filter(
+            Q(status__in=[RunStatus.SENDING, RunStatus.PAUSED]) | Q(finished_at__gte=since)
+        ).values_list("campaign_id", flat=True)
+    )
+    layer = get_channel_layer()
+    for campaign in Campaign.objects.filter(pk__in=campaign_ids):
+        message = snapshot(campaign).as_message()
+        async_to_sync(layer.group_send)(group_name(campaign.pk), {"type": "progress", "progress": message})
+    return len(campaign_ids)

@@ -1,0 +1,286 @@
+"""What marketers do with campaigns: check, schedule, start, pause, resume, cancel, test. Status moves only
+along models.TRANSITIONS, each move a conditional update (two clicks can't both win)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from campaigns.fanout import arms_of, earliest_local_start
+from campaigns.models import Campaign, CampaignRun, CampaignStatus, Recurrence, RunStatus, ScheduleKind
+from devices.models import Device
+from devices.validation import validate_time_zone
+from notifications.creation import NewNotification, store_notifications
+from notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationStatus,
+    Source,
+)
+
+SCHEDULE_TOLERANCE = timedelta(minutes=1)
+
+
+def problems(campaign: Campaign, *, now: datetime | None = None) -> dict[str, list[str]]:
+    """Why the campaign can't be scheduled or sent, per field; empty when it can."""
+    now = now or timezone.now()
+    found: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        found.setdefault(field, []).append(message)
+
+    variants = list(campaign.variants.all()) if campaign.pk else []
+    if campaign.template_id is None and not variants:
+        add("template", "Choose a template (or add A/B variants).")
+    if variants and sum(v.weight for v in variants) <= 0:
+        add("variants", "The variants' weights must add up to more than 0.")
+    if campaign.segment_id is None:
+        add("segment", "Choose a segment: who should get it?")
+    if campaign.throttle_per_minute == 0:
+        add("throttle_per_minute", "A throttle of 0 would never send; leave it empty for no throttle.")
+    kind = campaign.schedule
+    if kind == ScheduleKind.AT:
+        if campaign.send_at is None:
+            add("send_at", "When should it be sent?")
+        elif campaign.send_at < now - SCHEDULE_TOLERANCE:
+            add("send_at", f"{campaign.send_at:%Y-%m-%d %H:%M} UTC is in the past.")
+    elif kind == ScheduleKind.LOCAL:
+        if campaign.local_date is None or campaign.local_time is None:
+            add("local_time", "Choose the day and the time of day.")
+        elif earliest_local_start(campaign) < now - SCHEDULE_TOLERANCE:
+            add("local_date", "That day and time has already passed in the earliest time zone (UTC+14).")
+    elif kind == ScheduleKind.RECURRING:
+        try:
+            crontab_fields(campaign)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    add(field, message)
+    return found
+
+
+def crontab_fields(campaign: Campaign) -> dict[str, str]:
+    """The django-celery-beat crontab of a recurring campaign."""
+    try:
+        validate_time_zone(campaign.recurrence_timezone)
+    except ValidationError as exc:
+        raise ValidationError({"recurrence_timezone": exc.messages}) from None
+    if campaign.recurrence in (Recurrence.DAILY, Recurrence.WEEKLY):
+        if campaign.recurrence_time is None:
+            raise ValidationError({"recurrence_time": "At what time?"})
+        if campaign.recurrence == Recurrence.WEEKLY and campaign.recurrence_weekday is None:
+            raise ValidationError({"recurrence_weekday": "On which day of the week?"})
+        day = "*" if campaign.recurrence == Recurrence.DAILY else str(campaign.recurrence_weekday)
+        return {
+            "minute": str(campaign.recurrence_time.minute),
+            "hour": str(campaign.recurrence_time.hour),
+            "day_of_week": day,
+            "day_of_month": "*",
+            "month_of_year": "*",
+        }
+    if campaign.recurrence == Recurrence.CRON:
+        parts = campaign.cron.split()
+        if len(parts) != 5:
+            raise ValidationError({"cron": "Five fields: minute hour day-of-month month day-of-week, e.g. 0 17 * * 5."})
+        fields = dict(zip(["minute", "hour", "day_of_month", "month_of_year", "day_of_week"], parts, strict=True))
+        try:
+            from celery.schedules import crontab
+
+            crontab(**fields)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError({"cron": f"Not a valid cron expression: {exc}"}) from None
+        return fields
+    raise ValidationError({"recurrence": "How often: every day, every week or a cron expression."})
+
+
+def _move(campaign: Campaign, to: str) -> None:
+    """A conditional status change: only from the status the caller saw, only along TRANSITIONS."""
+    if to not in campaign.allowed_transitions():
+        raise ValidationError(f"A {campaign.get_status_display().lower()} campaign can't become {to}.")
+    moved = Campaign.objects.filter(pk=campaign.pk, status=campaign.status).update(status=to, updated_at=timezone.now())
+    if not moved:
+        raise ValidationError("The campaign changed meanwhile; reload the page.")
+    campaign.status = to
+
+
+def launch(campaign: Campaign) -> CampaignRun | None:
+    """Schedule the campaign as its schedule says; "send now" starts its run at once."""
+    found = problems(campaign)
+    if found:
+        raise ValidationError(found)
+    with transaction.atomic():
+        if campaign.schedule == ScheduleKind.NOW:
+            _move(campaign, CampaignStatus.SENDING)
+            return _start_run(campaign)
+        if campaign.schedule == ScheduleKind.LOCAL:
+            campaign.send_at = earliest_local_start(campaign)
+            Campaign.objects.filter(pk=campaign.pk).update(send_at=campaign.send_at)
+        if campaign.schedule == ScheduleKind.RECURRING:
+            _install_periodic_task(campaign)
+        _move(campaign, CampaignStatus.SCHEDULED)
+    return None
+
+
+def _install_periodic_task(campaign: Campaign) -> None:
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        **crontab_fields(campaign), timezone=campaign.recurrence_timezone
+    )
+    task, _ = PeriodicTask.objects.update_or_create(
+        name=f"campaign {campaign.pk}: {campaign.name}"[:200],
+        defaults={
+            "task": "campaigns.tasks.start_recurring_run",
+            "crontab": schedule,
+            "interval": None,
+            "args": json.dumps([campaign.pk]),
+            "enabled": True,
+            "queue": "default",
+        },
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(periodic_task=task)
+    campaign.periodic_task = task
+
+
+def start_due() -> int:
+    """Beat: campaigns scheduled for a date and time (or a local time) whose moment has come."""
+    started = 0
+    due = Campaign.objects.filter(
+        status=CampaignStatus.SCHEDULED,
+        schedule__in=[ScheduleKind.AT, ScheduleKind.LOCAL],
+        send_at__lte=timezone.now(),
+    ).values_list("pk", flat=True)
+    for pk in due:
+        with transaction.atomic():
+            campaign = (
+                Campaign.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=CampaignStatus.SCHEDULED)
+                .first()
+            )
+            if campaign is None:
+                continue
+            _move(campaign, CampaignStatus.SENDING)
+            _start_run(campaign)
+            started += 1
+    return started
+
+
+def start_recurring_run(campaign_id: int) -> CampaignRun | None:
+    """Beat (the campaign's periodic task): one occurrence of a recurring campaign."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
+            return None  # paused, cancelled, or the previous run still sending
+        _move(campaign, CampaignStatus.SENDING)
+        return _start_run(campaign)
+
+
+def _start_run(campaign: Campaign) -> CampaignRun:
+    from campaigns import tasks
+
+    run = CampaignRun.objects.create(campaign=campaign, next_page_at=timezone.now())
+    transaction.on_commit(lambda: tasks.fan_out_page.apply_async(args=[run.pk, ""], queue=tasks.FAN_OUT_QUEUE))
+    return run
+
+
+def pause(campaign: Campaign) -> None:
+    """Stop the fan-out after the page in progress; nothing is lost: resume carries on from the cursor."""
+    with transaction.atomic():
+        _move(campaign, CampaignStatus.PAUSED)
+        CampaignRun.objects.filter(campaign=campaign, status=RunStatus.SENDING).update(status=RunStatus.PAUSED)
+        if campaign.periodic_task_id:
+            PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(enabled=False)
+
+
+def resume(campaign: Campaign) -> None:
+    from campaigns import tasks
+
+    with transaction.atomic():
+        runs = list(CampaignRun.objects.select_for_update().filter(campaign=campaign, status=RunStatus.PAUSED))
+        _move(campaign, CampaignStatus.SENDING if runs else CampaignStatus.SCHEDULED)
+        for run in runs:
+            run.status = RunStatus.SENDING
+            run.next_page_at = timezone.now()
+            run.save(update_fields=["status", "next_page_at"])
+            if not run.fanned_out_at:
+                pk, cursor = run.pk, run.cursor
+                transaction.on_commit(
+                    lambda pk=pk, cursor=cursor: tasks.fan_out_page.apply_async(
+                        args=[pk, cursor], queue=tasks.FAN_OUT_QUEUE
+                    )
+                )
+        if campaign.periodic_task_id:
+            PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(enabled=True)
+
+
+def cancel(campaign: Campaign) -> int:
+    """Stop for good: the fan-out stops, and what is not yet sent is withdrawn. Returns notifications withdrawn."""
+    with transaction.atomic():
+        _move(campaign, CampaignStatus.CANCELLED)
+        now = timezone.now()
+        runs = list(CampaignRun.objects.filter(campaign=campaign).values_list("pk", flat=True))
+        CampaignRun.objects.filter(pk__in=runs).exclude(status=RunStatus.COMPLETED).update(
+            status=RunStatus.CANCELLED, finished_at=now
+        )
+        refs = [str(pk) for pk in runs]
+        Delivery.objects.filter(
+            notification__source=Source.CAMPAIGN,
+            notification__source_ref__in=refs,
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY_SCHEDULED],
+        ).update(status=DeliveryStatus.CANCELLED, last_error_code="campaign_cancelled", updated_at=now)
+        withdrawn = Notification.objects.filter(
+            source=Source.CAMPAIGN,
+            source_ref__in=refs,
+            status__in=[NotificationStatus.PENDING, NotificationStatus.SCHEDULED],
+        ).update(status=NotificationStatus.CANCELLED, status_reason="The campaign was cancelled.", updated_at=now)
+        if campaign.periodic_task_id:
+            PeriodicTask.objects.filter(pk=campaign.periodic_task_id).delete()
+    return withdrawn
+
+
+def unschedule(campaign: Campaign) -> None:
+    """Back to draft (only from scheduled): its content can be edited again."""
+    with transaction.atomic():
+        _move(campaign, CampaignStatus.DRAFT)
+        if campaign.periodic_task_id:
+            PeriodicTask.objects.filter(pk=campaign.periodic_task_id).delete()
+
+
+def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str = "") -> Notification:
+    """The campaign's first variant to one shopper (all their devices) or one device token, marked as a test.
+
+    Test sends skip shopper protection: a marketer checks how the push looks, at any hour.
+    """
+    from campaigns.fanout import _render
+
+    if bool(user_id) == bool(token):
+        raise ValidationError("Give a user id or a device token.")
+    device = None
+    if token:
+        device = Device.objects.filter(token=token, is_active=True).first()
+        if device is None:
+            raise ValidationError({"token": "No active device has this token."})
+        user_id = device.user_id
+    if campaign.template_id is None and not campaign.variants.exists():
+        raise ValidationError({"template": "Choose a template first."})
+    arm, template = arms_of(campaign)[0]
+    content, failure = _render(campaign, template, user_id)
+    if failure:
+        raise ValidationError(failure)
+    [notification] = store_notifications(
+        [
+            NewNotification(
+                user_id,
+                content,
+                Source.TEST,
+                source_ref=f"campaign {campaign.pk} test by {by}"[:255],
+                variant=arm.name,
+                target_device_id=device.pk if device else None,
+            )
+        ]
+    )
+    return notification

@@ -1,0 +1,57 @@
+"""Celery tasks of campaigns: thin, idempotent, carrying ids only."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from campaigns import fanout, progress, services
+from campaigns.models import CampaignRun, RunStatus
+
+FAN_OUT_QUEUE = settings.QUEUE_MARKETING
+
+
+@shared_task(name="campaigns.tasks.fan_out_page", acks_late=True)
+def fan_out_page(run_id: int, cursor: str) -> str | None:
+    """One page of a run's audience; queues the next (after the throttle's pause)."""
+    next_cursor = fanout.fan_out_page(run_id, cursor)
+    if next_cursor is not None:
+        run = CampaignRun.objects.only("next_page_at").get(pk=run_id)
+        fan_out_page.apply_async(args=[run_id, next_cursor], eta=run.next_page_at, queue=FAN_OUT_QUEUE)
+    return next_cursor
+
+
+@shared_task(name="campaigns.tasks.start_due", acks_late=True)
+def start_due() -> int:
+    return services.start_due()
+
+
+@shared_task(name="campaigns.tasks.start_recurring_run", acks_late=True)
+def start_recurring_run(campaign_id: int) -> int | None:
+    run = services.start_recurring_run(campaign_id)
+    return run.pk if run else None
+
+
+@shared_task(name="campaigns.tasks.broadcast_progress", acks_late=True)
+def broadcast_progress() -> int:
+    return progress.broadcast()
+
+
+@shared_task(name="campaigns.tasks.resume_lost_fan_outs", acks_late=True)
+def resume_lost_fan_outs() -> int:
+    """Beat: a run whose next page is long overdue lost its task (a killed worker): queue it again.
+
+    A page task that finds the cursor moved does nothing, so a false alarm costs one query.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    overdue = CampaignRun.objects.filter(
+        status=RunStatus.SENDING,
+        fanned_out_at__isnull=True,
+        next_page_at__lt=timezone.now() - timedelta(seconds=settings.CAMPAIGN_PAGE_STUCK_AFTER_SECONDS),
+    ).values_list("pk", "cursor")
+    for run_id, cursor in overdue:
+        fan_out_page.apply_async(args=[run_id, cursor], queue=FAN_OUT_QUEUE)
+    return len(overdue)
