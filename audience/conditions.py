@@ -20,7 +20,12 @@ from devices.models import Platform
 from devices.validation import APP_VERSION_PATTERN, normalize_locale
 
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-VERSION_ARRAY = "string_to_array((regexp_match(d.app_version, '^[0-9.]+'))[1], '.')::int[]"
+# 4.2 = 4.2.0 = 4.2.0.0: both sides padded to four numbers before comparing as arrays.
+# No version (a web device): NULL, which no comparison matches.
+VERSION_ARRAY = (
+    "(CASE WHEN d.app_version ~ '^[0-9]' THEN (string_to_array(rtrim((regexp_match(d.app_version, '^[0-9.]+'))[1],"
+    " '.'), '.')::int[] || '{0,0,0,0}'::int[])[1:4] END)"
+)
 
 
 def _values(raw: str) -> list[str]:
@@ -100,6 +105,7 @@ def to_sql(condition: SegmentCondition) -> tuple[str, list[Any]]:
     if field == Field.APP_VERSION:
         sign = {Operator.GTE: ">=", Operator.LTE: "<=", Operator.EQUALS: "="}[operator]
         wanted = [int(part) for part in re.match(r"^[0-9.]+", values[0])[0].strip(".").split(".")]
+        wanted = (wanted + [0, 0, 0, 0])[:4]
         return f"{VERSION_ARRAY} {sign} %s::int[]", [wanted]
     if field == Field.LAST_SEEN:
         return "d.last_seen_at >= now() - make_interval(days => %s)", [int(values[0])]

@@ -41,7 +41,12 @@ def page_size(campaign: Campaign) -> int:
 def fan_out_page(run_id: int, expected_cursor: str) -> str | None:
     """Fan out the page after `expected_cursor`; returns the new cursor, or None when there is nothing to do."""
     with transaction.atomic():
-        run = CampaignRun.objects.select_for_update().select_related("campaign__segment").filter(pk=run_id).first()
+        run = (
+            CampaignRun.objects.select_for_update(of=("self",))
+            .select_related("campaign__segment")
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None or run.status != RunStatus.SENDING or run.fanned_out_at or run.cursor != expected_cursor:
             return None
         campaign = run.campaign

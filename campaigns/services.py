@@ -109,8 +109,14 @@ def _move(campaign: Campaign, to: str) -> None:
     campaign.status = to
 
 
+def _require(campaign: Campaign, status: str, verb: str) -> None:
+    if campaign.status != status:
+        raise ValidationError(f"Only a {status} campaign can be {verb}; this one is {campaign.status}.")
+
+
 def launch(campaign: Campaign) -> CampaignRun | None:
     """Schedule the campaign as its schedule says; "send now" starts its run at once."""
+    _require(campaign, CampaignStatus.DRAFT, "launched")
     found = problems(campaign)
     if found:
         raise ValidationError(found)
@@ -199,6 +205,7 @@ def pause(campaign: Campaign) -> None:
 def resume(campaign: Campaign) -> None:
     from campaigns import tasks
 
+    _require(campaign, CampaignStatus.PAUSED, "resumed")
     with transaction.atomic():
         runs = list(CampaignRun.objects.select_for_update().filter(campaign=campaign, status=RunStatus.PAUSED))
         _move(campaign, CampaignStatus.SENDING if runs else CampaignStatus.SCHEDULED)
@@ -244,6 +251,7 @@ def cancel(campaign: Campaign) -> int:
 
 def unschedule(campaign: Campaign) -> None:
     """Back to draft (only from scheduled): its content can be edited again."""
+    _require(campaign, CampaignStatus.SCHEDULED, "moved back to draft")
     with transaction.atomic():
         _move(campaign, CampaignStatus.DRAFT)
         if campaign.periodic_task_id:
