@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.stack import prepare_database, wait_for_push, web_process
+from bench.processes import web_process
+from bench.stack import prepare_database, wait_for_push
 
 
 def main() -> None:

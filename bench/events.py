@@ -22,7 +22,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.stack import prepare_database, wait_for_push, web_process
+from bench.processes import web_process
+from bench.stack import prepare_database, wait_for_push
 
 BATCH = 500
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from pushsim.control import Simulator
+from pushsim.control import Simulator, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,3 +125,36 @@ def celery_worker(
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def web_process(env: dict[str, str]) -> Iterator[str]:
+    """One uvicorn process serving the API; yields its base URL once /healthz answers."""
+    port = free_port()
+    web = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)),
+            *("--no-access-log", "--lifespan", "off", "--log-level", "warning"),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz")
+        yield base
+    finally:
+        web.terminate()
+        web.wait(10)
+
+
+def wait_until_up(url: str) -> None:
+    import httpx
+
+    for _ in range(100):
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")

@@ -11,8 +11,6 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/pushcart_bench"
@@ -43,41 +41,6 @@ def prepare_database() -> None:
     import redis
 
     redis.Redis.from_url(BENCH_REDIS).flushdb()
-
-
-@contextmanager
-def web_process(env: dict[str, str]) -> Iterator[str]:
-    """One uvicorn process serving the API; yields its base URL once /healthz answers."""
-    from pushsim.control import free_port
-
-    port = free_port()
-    web = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port)),
-            *("--no-access-log", "--lifespan", "off", "--log-level", "warning"),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(f"{base}/healthz")
-        yield base
-    finally:
-        web.terminate()
-        web.wait(10)
-
-
-def wait_until_up(url: str) -> None:
-    import httpx
-
-    for _ in range(100):
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def wait_for_push(sim, token: str, before: int, timeout: float = 30) -> float:  # type: ignore[no-untyped-def]

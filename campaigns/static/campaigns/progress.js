@@ -16,7 +16,8 @@
     const finished = p.delivered + p.failed + p.suppressed;
     const share = p.targeted ? Math.min(100, (100 * finished) / Math.max(p.targeted, finished + p.queued)) : 0;
     show("bar").style.width = `${share}%`;
-    panel.dataset.status = p.status;
+    // A new status changes the buttons and brings results: show the page as it now is.
+    if (p.status !== panel.dataset.renderedStatus) window.location.reload();
   }
 
   function connect() {
