@@ -5,7 +5,7 @@ next page of the segment after it (keyset pagination), store one notification pe
 cursor. A page task that finds the cursor moved, or the run not sending, does nothing, so a duplicate
 or late task can't send anyone twice (and a unique index on run and user makes sure). Memory holds one
 page whatever the audience size. A throttle paces the pages: each page is as many sends as the
-throttle allows in ten seconds, and the next page is due ten seconds later.
+throttle allows in CAMPAIGN_THROTTLE_STEP_SECONDS (10), and the next page is due that much later.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,13 +29,13 @@ from templates.models import MessageTemplate
 from templates.rendering import RenderError, render_content
 
 PAGE_SIZE = 1000
-THROTTLE_STEP_SECONDS = 10
 _USES_USER = re.compile(r"\buser\.")
 
 
 def page_size(campaign: Campaign) -> int:
     if campaign.throttle_per_minute:
-        return max(1, min(PAGE_SIZE, campaign.throttle_per_minute * THROTTLE_STEP_SECONDS // 60))
+        step = settings.CAMPAIGN_THROTTLE_STEP_SECONDS
+        return max(1, min(PAGE_SIZE, campaign.throttle_per_minute * step // 60))
     return PAGE_SIZE
 
 
@@ -61,7 +62,7 @@ def fan_out_page(run_id: int, expected_cursor: str) -> str | None:
             run.fanned_out_at = now
             run.next_page_at = None
         else:
-            pause = THROTTLE_STEP_SECONDS if campaign.throttle_per_minute else 0
+            pause = settings.CAMPAIGN_THROTTLE_STEP_SECONDS if campaign.throttle_per_minute else 0
             run.next_page_at = now + timedelta(seconds=pause)
         run.save(update_fields=["targeted", "cursor", "fanned_out_at", "next_page_at"])
     return None if run.fanned_out_at else run.cursor

@@ -300,6 +300,7 @@ FREQUENCY_CAPS_DEFAULT = [(24 * 3600, 2), (7 * 24 * 3600, 6)]
 # --- Audiences -------------------------------------------------------------------
 ATTRIBUTES_MAX_BYTES = env_int("ATTRIBUTES_MAX_BYTES", 8192)  # a shopper's attributes, JSON-encoded
 
+CAMPAIGN_THROTTLE_STEP_SECONDS = env_int("CAMPAIGN_THROTTLE_STEP_SECONDS", 10)  # a throttled fan-out's page interval
 CAMPAIGN_PAGE_STUCK_AFTER_SECONDS = env_int("CAMPAIGN_PAGE_STUCK_AFTER_SECONDS", 120)  # then its page is queued again
 
 # --- Events ---------------------------------------------------------------------
