@@ -61,8 +61,61 @@ DEMO_SHOPPERS = {
 DEMO_STAFF = [("marketer", roles.MARKETERS), ("support", roles.SUPPORT)]
 DEMO_KEYS = {
     "demo-order-service": ["events:write", "notifications:write"],
-    "demo-support-tools": ["devices:read"],
+    "demo-support-tools": ["devices:read", "attributes:write"],
 }
+DEMO_ATTRIBUTES = {
+    "shopper-1": {"city": "London", "lifetime_orders": 12, "favourite_categories": ["fruit", "bakery"]},
+    "shopper-2": {"city": "Berlin", "lifetime_orders": 31, "vip": True},
+    "shopper-3": {"city": "Paris", "lifetime_orders": 2},
+}
+DEMO_PROMOTIONS = {
+    "weekend_fruit_a": "{{ discount }} off {{ category }} this weekend",
+    "weekend_fruit_b": "Weekend treat: {{ category }} at {{ discount }} off",
+}
+
+
+def _marketing_demo() -> None:
+    """Two promotion templates, two segments and a draft A/B campaign, for marketers to try."""
+    from audience.models import Segment, SegmentCondition, ShopperProfile
+    from campaigns.models import Campaign, CampaignVariant
+    from templates.models import MessageTemplate
+
+    for user_id, attributes in DEMO_ATTRIBUTES.items():
+        ShopperProfile.objects.update_or_create(user_id=user_id, defaults={"attributes": attributes})
+    templates = {}
+    for key, title in DEMO_PROMOTIONS.items():
+        templates[key], _ = MessageTemplate.objects.get_or_create(
+            key=key,
+            defaults={
+                "name": f"Weekend fruit ({key[-1].upper()})",
+                "category": "promotions",
+                "priority": "normal",
+                "title": title,
+                "body": "Fresh, ripe and cheaper until Sunday.",
+                "deep_link": "shop://offers/weekend",
+                "sample_context": {"discount": "20%", "category": "strawberries"},
+            },
+        )
+    everyone, _ = Segment.objects.get_or_create(name="Everyone", defaults={"description": "Every reachable shopper."})
+    loyal, created = Segment.objects.get_or_create(
+        name="Loyal shoppers", defaults={"description": "10 orders or more, seen in the last 30 days."}
+    )
+    if created:
+        SegmentCondition.objects.create(
+            segment=loyal, field="attribute", attribute="lifetime_orders", operator="gte", value="10"
+        )
+        SegmentCondition.objects.create(segment=loyal, field="last_seen_days", operator="within", value="30")
+    campaign, created = Campaign.objects.get_or_create(
+        name="Weekend fruit deals (demo)",
+        defaults={
+            "segment": everyone,
+            "context": {"discount": "20%", "category": "strawberries"},
+            "created_by": "demo",
+        },
+    )
+    if created:
+        CampaignVariant.objects.create(campaign=campaign, name="A", template=templates["weekend_fruit_a"], weight=50)
+        CampaignVariant.objects.create(campaign=campaign, name="B", template=templates["weekend_fruit_b"], weight=50)
 
 
 class Command(BaseCommand):
@@ -78,6 +131,7 @@ class Command(BaseCommand):
             for user_id, devices in DEMO_SHOPPERS.items():
                 for device in devices:
                     register_device(user_id=user_id, **device)
+            _marketing_demo()
             ServiceApiKey.objects.filter(name__in=DEMO_KEYS).delete()
             keys = {name: create_api_key(name=name, scopes=scopes)[1] for name, scopes in DEMO_KEYS.items()}
 
