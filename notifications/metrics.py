@@ -7,6 +7,7 @@ set (the run command sets it) every process writes its samples there and
 
 from __future__ import annotations
 
+from collections import Counter as CounterType
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -41,13 +42,18 @@ def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now:
     from notifications.models import DeliveryStatus
     from notifications.providers.base import OutcomeKind
 
+    counts: CounterType[tuple[str, str]] = CounterType()
+    failed = 0
     for item, outcome in results:
-        notification = item.delivery.notification
-        DELIVERIES.labels(provider, notification.category, outcome.kind.value).inc()
+        counts[(item.category, outcome.kind.value)] += 1
         if outcome.kind is OutcomeKind.DELIVERED:
-            TIME_TO_PROVIDER.labels(notification.category).observe((now - notification.due_at).total_seconds())
-        elif item.delivery.status == DeliveryStatus.FAILED:
-            FAILED.labels(provider).inc()
+            TIME_TO_PROVIDER.labels(item.category).observe((now - item.due_at).total_seconds())
+        elif item.status == DeliveryStatus.FAILED:
+            failed += 1
+    for (category, kind), n in counts.items():  # one increment per label set, not per delivery
+        DELIVERIES.labels(provider, category, kind).inc(n)
+    if failed:
+        FAILED.labels(provider).inc(failed)
 
 
 def notifications_without_device(count: int) -> None:

@@ -10,8 +10,7 @@ from notifications import creation, delivery, dispatch
 @shared_task(name="notifications.tasks.process_notifications", acks_late=True)
 def process_notifications(notification_ids: list[int]) -> dict[str, int]:
     """Create the deliveries of these notifications and send them."""
-    delivery_ids = delivery.prepare_deliveries(notification_ids)
-    return delivery.send_deliveries(delivery_ids)
+    return delivery.process_notifications(notification_ids)
 
 
 @shared_task(name="notifications.tasks.send_deliveries", acks_late=True)
