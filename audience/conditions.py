@@ -105,7 +105,7 @@ def to_sql(condition: SegmentCondition) -> tuple[str, list[Any]]:
     if field == Field.APP_VERSION:
         sign = {Operator.GTE: ">=", Operator.LTE: "<=", Operator.EQUALS: "="}[operator]
         wanted = [int(part) for part in re.match(r"^[0-9.]+", values[0])[0].strip(".").split(".")]
-        wanted = (wanted + [0, 0, 0, 0])[:4]
+        wanted = [*wanted, 0, 0, 0, 0][:4]
         return f"{VERSION_ARRAY} {sign} %s::int[]", [wanted]
     if field == Field.LAST_SEEN:
         return "d.last_seen_at >= now() - make_interval(days => %s)", [int(values[0])]

@@ -279,7 +279,7 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
     content, failure = _render(campaign, template, user_id)
     if failure:
         raise ValidationError(failure)
-    [notification] = store_notifications(
+    [stored] = store_notifications(
         [
             NewNotification(
                 user_id,
@@ -291,4 +291,4 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
             )
         ]
     )
-    return notification
+    return Notification.objects.get(pk=stored.pk)

@@ -35,7 +35,7 @@ from audience.services import merge_attributes
 from events.conditions import ABSENT, as_text, lookup, matches_all
 from events.models import Event, EventStatus, TriggerRule
 from events.selectors import active_rules
-from notifications.creation import Content, NewNotification, store_notifications
+from notifications.creation import Content, NewNotification, Stored, store_notifications
 from notifications.models import Notification, NotificationStatus, Source
 from templates.rendering import RenderError, render_content
 
@@ -269,7 +269,7 @@ def trigger_key(rule: TriggerRule, value: Any) -> str:
     return f"rule-{rule.pk}:{rule.match_key}={as_text(value)}"[:255]
 
 
-def _describe(rule: TriggerRule, notification: Notification) -> str:
+def _describe(rule: TriggerRule, notification: Stored) -> str:
     if notification.status == NotificationStatus.FAILED:
         return f"{rule.name}: notification #{notification.pk} failed: {notification.status_reason}"
     if notification.status == NotificationStatus.SCHEDULED:
