@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,6 +23,9 @@ from django.utils import timezone
 from devices.token_cache import DeviceTarget
 from notifications import frequency
 from notifications.models import Notification, PolicyOutcome
+
+if TYPE_CHECKING:
+    from notifications.delivery import Pending
 from notifications.quiet_hours import QuietHours, quiet_until
 from preferences.selectors import EffectivePreference, active_caps, preferences_for, zone_of
 
@@ -43,7 +47,7 @@ def is_transactional(category: str) -> bool:
 
 
 def judge(
-    notifications: Sequence[Notification],
+    notifications: Sequence[Notification | Pending],
     devices: Mapping[str, Sequence[DeviceTarget]],
     *,
     now: datetime | None = None,
@@ -107,7 +111,7 @@ def _decided(candidates: list[frequency.Candidate]) -> list[tuple[frequency.Cand
 
 
 def _quiet_hours(
-    notification: Notification,
+    notification: Notification | Pending,
     preference: EffectivePreference,
     devices: Sequence[DeviceTarget],
     now: datetime,

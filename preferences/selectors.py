@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,8 @@ def preferences_for(user_ids: Iterable[str]) -> dict[str, EffectivePreference]:
     """Every user's preference (the defaults where none is stored): one query."""
     wanted = set(user_ids)
     found = {p.user_id: _effective(p) for p in Preference.objects.filter(user_id__in=wanted)}
-    return {user_id: found.get(user_id) or default_preference(user_id) for user_id in wanted}
+    default = default_preference("")
+    return {user_id: found.get(user_id) or replace(default, user_id=user_id) for user_id in wanted}
 
 
 def active_caps() -> list[tuple[int, int]]:
