@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import peak_rss_mb, processes
 from bench.stack import prepare_database
 
 AUDIENCE_SQL = """
@@ -26,22 +27,6 @@ SELECT 'fan-' || lpad(g::text, 8, '0'), 'android', 'fcm', 'fan-token-' || g, 'en
        '4.2.0', '', '', now(), now(), true, ''
 FROM generate_series(0, %s - 1) AS g
 """
-
-
-def peak_rss_mb(pgid: int) -> dict[int, float]:
-    """VmHWM (peak resident set) of every process in the worker's process group, in MB."""
-    peaks = {}
-    for status in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:  # pgrp
-                continue
-            for line in (status.parent / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks[int(status.parent.name)] = int(line.split()[1]) / 1024
-        except (OSError, ValueError, IndexError):
-            continue
-    return peaks
 
 
 def main() -> None:
@@ -99,7 +84,7 @@ def main() -> None:
                         raise RuntimeError(f"fan-out not finished: {delivered.count()} of {size}")
                     time.sleep(0.5)
                 span = delivered.aggregate(first=Min("delivered_at"), last=Max("delivered_at"))
-                peaks = peak_rss_mb(worker.process.pid)
+                peaks = peak_rss_mb(processes(pgid=worker.process.pid))
             assert Notification.objects.count() == size
             # The simulator remembers the last 50,000 tokens only; its counters count every request.
             assert sim.stats()["providers"]["fcm"].get("ok", 0) == size, sim.stats()

@@ -86,12 +86,14 @@ class Worker:
 
 @contextmanager
 def celery_worker(
-    env: dict[str, str], queues: str, name: str, concurrency: int = 1, *, beat: bool = False
+    env: dict[str, str], queues: str, name: str, concurrency: int = 1, *, beat: bool = False, nice: int = 0
 ) -> Iterator[Worker]:
-    """A worker process; with `beat`, it also runs the periodic tasks (dispatch of due sends, sweeps)."""
+    """A worker process; with `beat`, it also runs the periodic tasks; `nice` lowers its CPU priority."""
     embedded_beat = ["--beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"] if beat else []
+    niced = ["nice", "-n", str(nice)] if nice else []
     process = subprocess.Popen(
         [
+            *niced,
             sys.executable,
             "-m",
             "celery",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -151,8 +151,14 @@ RETURNING id
 """  # noqa: S608 - only the table name is formatted in
 
 
-def store_notifications(items: Iterable[NewNotification]) -> list[Stored]:
-    """Write notifications (in the caller's transaction) and queue the due ones after commit."""
+def store_notifications(
+    items: Iterable[NewNotification], *, send_inline: Callable[[str], bool] | None = None
+) -> list[Stored]:
+    """Write notifications (in the caller's transaction) and queue the due ones after commit.
+
+    `send_inline(category)` true: those are not queued; the caller sends them itself right after its
+    commit (process_events does so for order updates, saving a queue hop). If it doesn't, the sweep will.
+    """
     now = timezone.now()
     items = list(items)
     if not items:
@@ -211,7 +217,8 @@ def store_notifications(items: Iterable[NewNotification]) -> list[Stored]:
         if notification.status == NotificationStatus.PENDING:
             due[notification.category].append(notification.pk)
     for category, pks in due.items():
-        enqueue_processing(pks, category)
+        if send_inline is None or not send_inline(category):
+            enqueue_processing(pks, category)
     return stored
 
 

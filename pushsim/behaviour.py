@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 # Deterministic answers by token prefix (for Web Push, the subscription id).
 PREFIXES = {
@@ -30,10 +30,13 @@ class Config:
     seed: int | None = None
 
     def update(self, values: dict) -> None:
+        kinds = {f.name: str(f.type).split(" ")[0] for f in fields(self)}
         for name, value in values.items():
-            if not hasattr(self, name):
+            if name not in kinds:
                 raise ValueError(f"unknown setting {name!r}")
-            setattr(self, name, None if value is None else type(getattr(self, name) or 0)(value))
+            # By the declared type: a float setting whose value is 0.0 must not become an int (0.05 → 0).
+            cast = {"float": float, "int": int}.get(kinds[name], lambda v: v)
+            setattr(self, name, None if value is None else cast(value))
 
     def as_dict(self) -> dict:
         return asdict(self)

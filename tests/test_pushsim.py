@@ -110,3 +110,12 @@ def test_control_reset_forgets_everything(sim):
     assert sim.messages("ok-remember") == []
     assert sim.stats()["requests"] == 0
     assert sim.configure()["rate_429"] == 0.0
+
+
+def test_fractional_fault_rates_are_kept_and_applied(sim):
+    assert sim.configure(rate_503=0.25, seed=7)["rate_503"] == 0.25  # once truncated to 0 by an int cast
+    token = fcm_token(sim)
+    for i in range(200):
+        fcm_send(sim, {"token": f"ok-rate-{i}"}, token)
+    unavailable = sim.stats()["totals"].get("unavailable", 0)
+    assert 25 < unavailable < 75, unavailable
