@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
     from audience.models import Segment
     from bench import report
     from bench.measure import processes
-    from bench.processes import celery_worker, web_process, worker_environment
+    from bench.processes import celery_beat, celery_worker, web_process, worker_environment
     from bench.providers import ceiling, subscription_keys
     from bench.scenarios import (
         SHOP_SQL,
@@ -127,13 +127,14 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
         if pushcart:
             with ExitStack() as started_processes:
                 base = started_processes.enter_context(web_process(env))
+                beat = started_processes.enter_context(celery_beat(env))
                 tx = started_processes.enter_context(
                     celery_worker(env, "transactional", "transactional", concurrency=3)
                 )
                 workers = [
                     started_processes.enter_context(
                         # Niced, as in the Procfile: order updates get the CPU first when both are busy.
-                        celery_worker(env, "marketing,default", f"marketing-{i}", concurrency=args.concurrency, nice=10)
+                        celery_worker(env, "marketing,default", f"marketing-{i}", concurrency=args.concurrency, nice=19)
                     )
                     for i in range(args.workers)
                 ]
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
                     base,
                     key,
                     sim,
-                    [tx.process.pid, *(w.process.pid for w in workers)],
+                    [tx.process.pid, beat.pid, *(w.process.pid for w in workers)],
                     processes(cmdline="uvicorn config.asgi"),
                     template.pk,
                     segment.pk,

@@ -130,6 +130,28 @@ def celery_worker(
 
 
 @contextmanager
+def celery_beat(env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """Celery beat as its own process, as in the Procfile (dispatch of due sends, sweeps, progress)."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"),
+            *("--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"),
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
 def web_process(env: dict[str, str]) -> Iterator[str]:
     """One uvicorn process serving the API; yields its base URL once /healthz answers."""
     port = free_port()

@@ -26,6 +26,8 @@ os.environ.update(
     # Benchmarks measure sending: no default quiet hours (they would defer a night-time run's promotions).
     QUIET_HOURS_START="00:00",
     QUIET_HOURS_END="00:00",
+    # A load test: the per-key API rate limit (600/minute by default) would refuse the order stream.
+    PUSHCART_THROTTLE_USER="1000000/minute",
 )
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
 os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(40))
