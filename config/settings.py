@@ -74,6 +74,12 @@ TEMPLATES = [
 
 DATABASE_URL = env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pushcart")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# "off" for the marketing workers (see the Procfile): their commits don't wait for the WAL flush, which keeps
+# PostgreSQL free for order updates during a campaign. A database crash can then lose the last few hundred ms
+# of marketing writes (a delivery already sent may be sent again after recovery); order updates keep "on".
+DATABASE_SYNCHRONOUS_COMMIT = env_str("DATABASE_SYNCHRONOUS_COMMIT", "")
+if DATABASE_SYNCHRONOUS_COMMIT:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c synchronous_commit={DATABASE_SYNCHRONOUS_COMMIT}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One Redis serves the token cache, the throttle counters, the channel layer and
