@@ -112,7 +112,9 @@ def write(results: dict[str, Any], directory: Path) -> str:
     text = table(results)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     summary = json.loads(json.dumps(results, default=str))
-    (directory / f"run-{stamp}.json").write_text(json.dumps(summary, indent=2))
+    runs = directory / "runs"  # every run's JSON, kept locally (git-ignored); latest.* is the one to share
+    runs.mkdir(exist_ok=True)
+    (runs / f"run-{stamp}.json").write_text(json.dumps(summary, indent=2))
     (directory / "latest.json").write_text(json.dumps(summary, indent=2))
     args = results["args"]
     header = (
