@@ -1,8 +1,11 @@
 """The sending pipeline: notifications → deliveries → provider batches → recorded outcomes.
 
-Every state change of a delivery is a conditional update (only from the state
-the step expects), so a redelivered task, the sweep and a second worker skip
-what another has already claimed or sent.
+Fresh deliveries are written already claimed (`sending`) in the transaction
+that moves their notifications out of `pending`, and sent from memory; retries
+and requeued ones are claimed by a conditional update. Every later state
+change is conditional too (only from the state the step expects), so a
+redelivered task, the sweep and a second worker skip what another has already
+claimed or sent.
 
 The one window left: a worker that dies after the provider accepted a batch
 and before the outcomes are written (a few milliseconds per batch) leaves
