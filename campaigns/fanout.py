@@ -73,7 +73,7 @@ def notifications_for(run: CampaignRun, members: list[Member]) -> list[NewNotifi
     arms = arms_of(campaign)
     templates = {arm.name: template for arm, template in arms}
     shared = {
-        name: _render(campaign, template, None)
+        name: render_for(campaign, template, None)
         for name, template in templates.items()
         if not _USES_USER.search(_sources(template))
     }
@@ -87,7 +87,9 @@ def notifications_for(run: CampaignRun, members: list[Member]) -> list[NewNotifi
     result = []
     for member in members:
         name = assign(campaign.pk, member.user_id, weights) if len(weights) > 1 else weights[0].name
-        rendered = shared.get(name) or _render(campaign, templates[name], member.user_id, profiles.get(member.user_id))
+        rendered = shared.get(name) or render_for(
+            campaign, templates[name], member.user_id, profiles.get(member.user_id)
+        )
         content, failure = rendered
         result.append(
             NewNotification(
@@ -117,7 +119,7 @@ def _sources(template: MessageTemplate) -> str:
     return " ".join(parts)
 
 
-def _render(
+def render_for(
     campaign: Campaign, template: MessageTemplate, user_id: str | None, attributes: dict | None = None
 ) -> tuple[Content, str]:
     """The content for one variant (rendered once) or one shopper; a render failure becomes a failed notification."""

@@ -263,7 +263,7 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
 
     Test sends skip shopper protection: a marketer checks how the push looks, at any hour.
     """
-    from campaigns.fanout import _render
+    from campaigns.fanout import render_for
 
     if bool(user_id) == bool(token):
         raise ValidationError("Give a user id or a device token.")
@@ -276,7 +276,7 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
     if campaign.template_id is None and not campaign.variants.exists():
         raise ValidationError({"template": "Choose a template first."})
     arm, template = arms_of(campaign)[0]
-    content, failure = _render(campaign, template, user_id)
+    content, failure = render_for(campaign, template, user_id)
     if failure:
         raise ValidationError(failure)
     [stored] = store_notifications(

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -15,6 +16,9 @@ from django.utils import timezone
 from notifications.localization import pick_translation
 from notifications.models import IdempotentRequest, Notification, NotificationStatus
 from notifications.providers.base import Priority, PushMessage
+
+if TYPE_CHECKING:
+    from notifications.delivery import Pending
 
 PROCESS_CHUNK = 500  # notifications per worker task: a provider batch's worth
 
@@ -41,7 +45,7 @@ class Content:
         return localized_message(self, locale)
 
 
-def localized_message(source: Content | Notification, locale: str = "") -> PushMessage:
+def localized_message(source: Content | Notification | Pending, locale: str = "") -> PushMessage:
     """The push a device with this locale gets: its translation's texts, or the default ones."""
     texts = pick_translation(source.translations, locale) or {}
     return PushMessage(

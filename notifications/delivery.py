@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +34,7 @@ from devices.services import deactivate_tokens
 from devices.token_cache import DeviceTarget, tokens_for_users
 from notifications import metrics, policy, rate_limit
 from notifications.backoff import retry_delay
-from notifications.creation import Content
+from notifications.creation import localized_message
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -185,8 +185,8 @@ def _prepare(notification_ids: Iterable[int], *, claim: bool) -> list[Claimed]:
         held_back = _yield_to_newer_waiting_sends(held_back)
         _write_verdicts(held_back, now)
     metrics.notifications_without_device(len(without))
-    for notification, verdict in held_back:
-        metrics.notifications_held_back(notification.category, verdict.policy)
+    for (category, policy_code), count in Counter((n.category, v.policy) for n, v in held_back).items():
+        metrics.notifications_held_back(category, policy_code, count)
     return created
 
 
@@ -209,7 +209,6 @@ def _insert_deliveries(
     paused = dict(ProviderPause.objects.filter(paused_until__gt=now).values_list("provider", "paused_until"))
     items: list[Claimed] = []
     for notification in notifications:
-        content = _content_of(notification)
         for device in targets[notification.pk]:
             provider = device.provider
             if provider in paused:
@@ -230,7 +229,7 @@ def _insert_deliveries(
                     category=notification.category,
                     due_at=notification.due_at,
                     ttl_seconds=notification.ttl_seconds,
-                    request=SendRequest(target, content.push_message(device.locale), delivery_id=""),
+                    request=SendRequest(target, localized_message(notification, device.locale), delivery_id=""),
                     status=status,
                     next_attempt_at=wait,
                 )
@@ -258,21 +257,6 @@ def _insert_deliveries(
         # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
         item.request = SendRequest(item.request.target, item.request.message, delivery_id=str(uuid.UUID(int=item.pk)))
     return items
-
-
-def _content_of(notification: Pending | Notification) -> Content:
-    return Content(
-        title=notification.title,
-        body=notification.body,
-        category=notification.category,
-        image=notification.image,
-        deep_link=notification.deep_link,
-        data=notification.data or {},
-        priority=notification.priority,
-        ttl_seconds=notification.ttl_seconds,
-        collapse_key=notification.collapse_key,
-        translations=notification.translations or {},
-    )
 
 
 _NO_DEVICE = policy.Verdict(action="no_device")
@@ -460,14 +444,11 @@ def _claim(ids: list[int]) -> list[Claimed]:
         Delivery.objects.filter(pk__in=due).update(
             status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
         )
-    contents: dict[int, Content] = {}
     claimed = []
     for row in Delivery.objects.filter(pk__in=due).values(*_CLAIM_FIELDS):
         notification = Notification(
             pk=row["notification_id"], **{name: row[f"notification__{name}"] for name in _NOTIFICATION_COLUMNS}
         )
-        if notification.pk not in contents:
-            contents[notification.pk] = _content_of(notification)
         target = PushTarget(row["token"], row["device__web_push_p256dh"], row["device__web_push_auth"])
         claimed.append(
             Claimed(
@@ -482,7 +463,7 @@ def _claim(ids: list[int]) -> list[Claimed]:
                 ttl_seconds=notification.ttl_seconds,
                 request=SendRequest(
                     target,
-                    contents[notification.pk].push_message(row["device__locale"]),
+                    localized_message(notification, row["device__locale"]),
                     delivery_id=str(uuid.UUID(int=row["pk"])),
                 ),
             )

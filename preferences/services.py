@@ -18,6 +18,8 @@ from notifications.models import (
 from preferences.models import Preference
 from preferences.selectors import default_preference
 
+OPTED_OUT = "The shopper switched this category off before it was sent."
+
 
 @dataclass(frozen=True)
 class QuietHoursChange:
@@ -83,7 +85,7 @@ def _withdraw(user_id: str, categories: set[str]) -> Withdrawn:
     ).update(
         status=DeliveryStatus.CANCELLED,
         last_error_code="opted_out",
-        last_error_text="The shopper switched this category off before it was sent.",
+        last_error_text=OPTED_OUT,
         next_attempt_at=None,
         updated_at=now,
     )
@@ -94,7 +96,7 @@ def _withdraw(user_id: str, categories: set[str]) -> Withdrawn:
     ).update(
         status=NotificationStatus.SUPPRESSED,
         policy=PolicyOutcome.OPTED_OUT,
-        status_reason="The shopper switched this category off before it was sent.",
+        status_reason=OPTED_OUT,
         updated_at=now,
     )
     return Withdrawn(notifications, deliveries)

@@ -13,17 +13,11 @@ from campaigns import services
 from campaigns.models import Campaign, CampaignRun, CampaignStatus
 from devices.models import Device
 from templates.models import MessageTemplate
+from tests.waiting import wait_for
 
 from .conftest import segment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def status(campaign: Campaign) -> str:

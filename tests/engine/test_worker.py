@@ -12,6 +12,7 @@ from devices.models import Device
 from notifications import dispatch
 from notifications.creation import Content, create_notifications
 from notifications.models import Delivery, DeliveryStatus, Notification
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -22,13 +23,6 @@ def devices(prefix: str, count: int) -> list[str]:
         for i in range(count)
     )
     return [f"{prefix}-user-{i}" for i in range(count)]
-
-
-def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def delivered(**filters: object) -> int:

@@ -11,17 +11,11 @@ from bench.processes import celery_worker, worker_environment
 from devices.services import register_device
 from events.models import Event, TriggerRule
 from notifications.models import Notification, NotificationStatus
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 DELAY = 3  # seconds: the abandoned-cart rule's delay, shortened for the test
-
-
-def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def titles(sim, token: str) -> list[str]:  # type: ignore[no-untyped-def]
