@@ -67,45 +67,25 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
     from django.db import connection
 
     from accounts.services import create_api_key
-    from audience.models import Segment
     from bench import report
     from bench.measure import processes
     from bench.processes import celery_beat, celery_worker, web_process, worker_environment
-    from bench.providers import ceiling, subscription_keys
+    from bench.providers import ceiling
     from bench.scenarios import (
-        SHOP_SQL,
         Stack,
         baseline,
+        build_shop,
         event_burst,
         fan_out,
         faults,
         priority_under_load,
     )
     from pushsim.control import running
-    from templates.models import MessageTemplate
 
     results: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args), "scenarios": {}}
     with running(Path(tempfile.mkdtemp(prefix="pushsim-bench-"))) as sim:
         print(f"bench: a shop of {args.devices:,} devices…", flush=True)
-        p256dh, auth = subscription_keys()
-        with connection.cursor() as cursor:
-            for table in ("notifications_deliveryattempt", "notifications_faileddelivery", "notifications_delivery"):
-                cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("DELETE FROM notifications_notification")
-            cursor.execute("DELETE FROM devices_device")
-            cursor.execute(SHOP_SQL, [sim.base_url, p256dh, auth, args.devices])
-            cursor.execute("ANALYZE devices_device")
-        template, _ = MessageTemplate.objects.get_or_create(
-            key="bench_weekend",
-            defaults={
-                "name": "bench",
-                "category": "promotions",
-                "priority": "normal",
-                "title": "{{ discount }} off {{ category }}",
-                "body": "This weekend only.",
-            },
-        )
-        segment, _ = Segment.objects.get_or_create(name="bench: everyone")
+        template_id, segment_id = build_shop(sim, args.devices)
         _, key = create_api_key(name="bench", scopes=["events:write"])
         connection.close()
         env = worker_environment(
@@ -144,8 +124,8 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
                     sim,
                     [tx.process.pid, beat.pid, *(w.process.pid for w in workers)],
                     processes(cmdline="uvicorn config.asgi"),
-                    template.pk,
-                    segment.pk,
+                    template_id,
+                    segment_id,
                     args.devices,
                 )
                 runners = {
@@ -159,7 +139,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
                     results["scenarios"][name] = runners[name]()
         if "baseline" in scenarios:
             print("bench: baseline…", flush=True)
-            stack = Stack("", "", sim, [], [], template.pk, segment.pk, args.devices)
+            stack = Stack("", "", sim, [], [], template_id, segment_id, args.devices)
             results["scenarios"]["baseline"] = baseline(stack, args.devices, args.concurrency * args.workers, env)
     results["seconds"] = time.time() - started
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import bench.stack  # noqa: F401 - the benchmark's environment (secrets, its own database), not .env
 
 
 def subscription_keys() -> tuple[str, str]:
@@ -34,6 +34,21 @@ def subscription_keys() -> tuple[str, str]:
     )
     encode = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
     return encode(point), encode(os.urandom(16))
+
+
+def use_simulator(sim) -> None:  # type: ignore[no-untyped-def]
+    """Point this process's provider settings at the simulator (all three providers on)."""
+    from django.conf import settings
+
+    paths = sim.paths
+    apns = json.loads(paths.apns_meta.read_text())
+    settings.PUSH_PROVIDERS = ["fcm", "apns", "webpush"]
+    settings.FCM_CREDENTIALS_FILE = str(paths.service_account)
+    settings.FCM_ENDPOINT = sim.base_url
+    settings.APNS_KEY_FILE, settings.APNS_KEY_ID = str(paths.apns_key), apns["key_id"]
+    settings.APNS_TEAM_ID, settings.APNS_TOPIC = apns["team_id"], apns["topic"]
+    settings.APNS_ENDPOINT, settings.APNS_CA_FILE = sim.apns_endpoint, str(paths.ca_cert)
+    settings.VAPID_PRIVATE_KEY = str(paths.vapid_private)
 
 
 def main() -> None:
@@ -53,15 +68,7 @@ def main() -> None:
     message = PushMessage(title="Your basket misses you", body="3 items are waiting", data={"cart_id": "c-1"})
     rows = []
     with running(Path(tempfile.mkdtemp(prefix="pushsim-bench-"))) as sim:
-        paths = sim.paths
-        apns = json.loads(paths.apns_meta.read_text())
-        settings.PUSH_PROVIDERS = ["fcm", "apns", "webpush"]
-        settings.FCM_CREDENTIALS_FILE = str(paths.service_account)
-        settings.FCM_ENDPOINT = sim.base_url
-        settings.APNS_KEY_FILE, settings.APNS_KEY_ID = str(paths.apns_key), apns["key_id"]
-        settings.APNS_TEAM_ID, settings.APNS_TOPIC = apns["team_id"], apns["topic"]
-        settings.APNS_ENDPOINT, settings.APNS_CA_FILE = sim.apns_endpoint, str(paths.ca_cert)
-        settings.VAPID_PRIVATE_KEY = str(paths.vapid_private)
+        use_simulator(sim)
         p256dh, auth = subscription_keys()
 
         def targets(provider: str, n: int) -> list[PushTarget]:

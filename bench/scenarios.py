@@ -29,6 +29,34 @@ FROM generate_series(0, %s - 1) AS g
 """
 
 
+def build_shop(sim, devices: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The synthetic shop: `devices` devices of as many shoppers, the campaign's template and segment (their ids)."""
+    from audience.models import Segment
+    from bench.providers import subscription_keys
+    from templates.models import MessageTemplate
+
+    p256dh, auth = subscription_keys()
+    with connection.cursor() as cursor:
+        for table in ("notifications_deliveryattempt", "notifications_faileddelivery", "notifications_delivery"):
+            cursor.execute(f"DELETE FROM {table}")
+        cursor.execute("DELETE FROM notifications_notification")
+        cursor.execute("DELETE FROM devices_device")
+        cursor.execute(SHOP_SQL, [sim.base_url, p256dh, auth, devices])
+        cursor.execute("ANALYZE devices_device")
+    template, _ = MessageTemplate.objects.get_or_create(
+        key="bench_weekend",
+        defaults={
+            "name": "bench",
+            "category": "promotions",
+            "priority": "normal",
+            "title": "{{ discount }} off {{ category }}",
+            "body": "This weekend only.",
+        },
+    )
+    segment, _ = Segment.objects.get_or_create(name="bench: everyone")
+    return template.pk, segment.pk
+
+
 SCENARIO_TABLES = (
     "notifications_deliveryattempt",
     "notifications_faileddelivery",

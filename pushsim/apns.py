@@ -121,7 +121,13 @@ class ApnsProtocol(asyncio.Protocol):
     def __init__(self, service: ApnsService) -> None:
         self.service = service
         self.connection = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            # Our own answers need no validation; what clients send is validated as APNs would.
+            h2.config.H2Configuration(
+                client_side=False,
+                header_encoding="utf-8",
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
+            )
         )
         self.requests: dict[int, tuple[dict[str, str], bytearray]] = {}
         self.transport: asyncio.Transport | None = None
@@ -150,13 +156,13 @@ class ApnsProtocol(asyncio.Protocol):
                 delay = self.service.behaviour.latency()
                 if delay:
                     asyncio.get_running_loop().call_later(delay, self.respond, event.stream_id, headers, bytes(body))
-                else:
-                    self.respond(event.stream_id, headers, bytes(body))
+                else:  # written with the rest of this read's answers, below
+                    self.respond(event.stream_id, headers, bytes(body), write=False)
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self.transport.close()
         self.transport.write(self.connection.data_to_send())
 
-    def respond(self, stream_id: int, headers: dict[str, str], body: bytes) -> None:
+    def respond(self, stream_id: int, headers: dict[str, str], body: bytes, *, write: bool = True) -> None:
         status, response_headers, error = self.service.answer(headers, body)
         try:
             out = [(":status", str(status)), *response_headers.items()]
@@ -170,7 +176,7 @@ class ApnsProtocol(asyncio.Protocol):
                 self.connection.send_data(stream_id, data, end_stream=True)
         except h2.exceptions.StreamClosedError:
             return
-        if self.transport is not None and not self.transport.is_closing():
+        if write and self.transport is not None and not self.transport.is_closing():
             self.transport.write(self.connection.data_to_send())
 
 
