@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audience.models import Segment, SegmentMember, ShopperProfile
+from config import bulk_sql
 
 MAX_USER_ID = 255
 
@@ -27,7 +28,7 @@ def set_attributes(user_id: str, attributes: dict[str, Any]) -> ShopperProfile:
 
 _MERGE = f"""
 INSERT INTO {ShopperProfile._meta.db_table} (user_id, attributes, updated_at)
-SELECT u, a, now() FROM unnest(%s::text[], %s::jsonb[]) AS v(u, a)
+SELECT u, a, now() FROM unnest(%b::text[], %b::jsonb[]) AS v(u, a)
 ON CONFLICT (user_id) DO UPDATE
 SET attributes = {ShopperProfile._meta.db_table}.attributes || EXCLUDED.attributes, updated_at = now()
 """  # noqa: S608 - the table name only
@@ -38,8 +39,7 @@ def merge_attributes(changes: Mapping[str, dict[str, Any]]) -> None:
     if not changes:
         return
     users = list(changes)
-    with connection.cursor() as cursor:
-        cursor.execute(_MERGE, [users, [json.dumps(changes[u]) for u in users]])
+    bulk_sql.execute(_MERGE, [users, [json.dumps(changes[u]) for u in users]])
 
 
 @dataclass

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from config import bulk_sql
 from events.models import Event, EventStatus
 
 PROCESS_CHUNK = 500  # events per worker task
@@ -38,8 +39,8 @@ class Accepted:
 _INSERT = f"""
 INSERT INTO {Event._meta.db_table}
     (producer, idempotency_key, type, user_id, occurred_at, received_at, data, attributes, status, outcome)
-SELECT %s, k, t, u, coalesce(o, now()), now(), d, a, '{EventStatus.RECEIVED}', ''
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::jsonb[], %s::jsonb[]) AS v(k, t, u, o, d, a)
+SELECT %b, k, t, u, coalesce(o, now()), now(), d, a, '{EventStatus.RECEIVED}', ''
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::jsonb[], %b::jsonb[]) AS v(k, t, u, o, d, a)
 ON CONFLICT (producer, idempotency_key) DO NOTHING
 RETURNING id, idempotency_key
 """  # noqa: S608 - only constants are formatted in
@@ -50,20 +51,19 @@ def ingest_events(events: Sequence[IncomingEvent], *, producer: str) -> list[Acc
     if not events:
         return []
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT,
-                [
-                    producer,
-                    [e.idempotency_key for e in events],
-                    [e.type for e in events],
-                    [e.user_id for e in events],
-                    [e.occurred_at for e in events],
-                    [json.dumps(e.data) for e in events],
-                    [json.dumps(e.attributes) for e in events],
-                ],
-            )
-            new = dict((key, pk) for pk, key in cursor.fetchall())
+        rows = bulk_sql.execute(
+            _INSERT,
+            [
+                producer,
+                [e.idempotency_key for e in events],
+                [e.type for e in events],
+                [e.user_id for e in events],
+                [e.occurred_at for e in events],
+                [json.dumps(e.data) for e in events],
+                [json.dumps(e.attributes) for e in events],
+            ],
+        )
+        new = dict((key, pk) for pk, key in rows)
         seen = {}
         missing = [e.idempotency_key for e in events if e.idempotency_key not in new]
         if missing:

@@ -32,6 +32,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from audience.services import merge_attributes
+from config import bulk_sql
 from events.conditions import ABSENT, as_text, lookup, matches_all
 from events.models import Event, EventStatus, TriggerRule
 from events.selectors import active_rules
@@ -133,18 +134,16 @@ def _attributes_told(events: list[Event]) -> dict[str, dict[str, Any]]:
 
 # One statement for the batch (Django's bulk_update builds a CASE per row and field).
 _WRITE_RESULTS = f"""
-UPDATE {Event._meta.db_table} AS e SET status = v.status, outcome = v.outcome, processed_at = %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, outcome)
+UPDATE {Event._meta.db_table} AS e SET status = v.status, outcome = v.outcome, processed_at = %b
+FROM unnest(%b::bigint[], %b::text[], %b::text[]) AS v(id, status, outcome)
 WHERE e.id = v.id
 """  # noqa: S608 - only the table name is formatted in
 
 
 def _write_results(events: list[Event], now: datetime) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _WRITE_RESULTS,
-            [now, [e.pk for e in events], [e.status for e in events], [e.outcome for e in events]],
-        )
+    bulk_sql.execute(
+        _WRITE_RESULTS, [now, [e.pk for e in events], [e.status for e in events], [e.outcome for e in events]]
+    )
 
 
 def _notification_for(rule: TriggerRule, event: Event) -> NewNotification:

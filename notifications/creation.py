@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import bulk_sql
 from notifications.localization import pick_translation
 from notifications.models import IdempotentRequest, Notification, NotificationStatus
 from notifications.providers.base import Priority, PushMessage
@@ -146,9 +147,9 @@ INSERT INTO {Notification._meta.db_table}
      frequency_caps, category, priority, ttl_seconds, collapse_key, source, source_ref, send_at, trigger_key,
      variant, target_device_id, status, status_reason, policy, created_at, updated_at)
 SELECT u, ti, bo, im, dl, da, tr, tk, dk, ds, fc, ca, pr, tt, ck, so, sr, sa, trk, va, td, st, rs, '', now(), now()
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::jsonb[], %s::text[],
-            %s::text[], %s::int[], %s::jsonb[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],
-            %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[])
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::jsonb[], %b::text[],
+            %b::text[], %b::int[], %b::jsonb[], %b::text[], %b::text[], %b::int[], %b::text[], %b::text[],
+            %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[])
     WITH ORDINALITY AS v(u, ti, bo, im, dl, da, tr, tk, dk, ds, fc, ca, pr, tt, ck, so, sr, sa, trk, va, td, st, rs, o)
 ORDER BY o
 RETURNING id
@@ -209,9 +210,7 @@ def store_notifications(
         statuses,
         [i.failure[:500] for i in items],
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT, columns)
-        ids = sorted(pk for (pk,) in cursor.fetchall())
+    ids = sorted(pk for (pk,) in bulk_sql.execute(_INSERT, columns))
     stored = [
         Stored(pk, i.user_id, status, i.failure[:500], i.content.category, i.send_at, i.source_ref)
         for pk, i, status in zip(ids, items, statuses, strict=True)

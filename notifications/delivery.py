@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config import bulk_sql
 from devices.services import deactivate_tokens
 from devices.token_cache import DeviceTarget, tokens_for_users
 from notifications import metrics, policy, rate_limit
@@ -195,8 +196,8 @@ _INSERT_DELIVERIES = f"""
 INSERT INTO {Delivery._meta.db_table}
     (notification_id, device_id, provider, token, status, attempts, next_attempt_at, provider_message_id,
      last_error_code, last_error_text, created_at, updated_at)
-SELECT n, d, p, t, s, a, w, '', '', '', %s, %s
-FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[])
+SELECT n, d, p, t, s, a, w, '', '', '', %b, %b
+FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::int[], %b::timestamptz[])
     AS v(n, d, p, t, s, a, w)
 RETURNING id, notification_id, device_id
 """  # noqa: S608 - only the table name is formatted in
@@ -236,22 +237,21 @@ def _insert_deliveries(
             )
     if not items:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_DELIVERIES,
-            [
-                now,
-                now,
-                [i.notification_id for i in items],
-                [i.device_id for i in items],
-                [i.provider for i in items],
-                [i.token for i in items],
-                [i.status for i in items],
-                [i.attempts for i in items],
-                [i.next_attempt_at for i in items],
-            ],
-        )
-        ids = {(n, d): pk for pk, n, d in cursor.fetchall()}
+    rows = bulk_sql.execute(
+        _INSERT_DELIVERIES,
+        [
+            now,
+            now,
+            [i.notification_id for i in items],
+            [i.device_id for i in items],
+            [i.provider for i in items],
+            [i.token for i in items],
+            [i.status for i in items],
+            [i.attempts for i in items],
+            [i.next_attempt_at for i in items],
+        ],
+    )
+    ids = {(n, d): pk for pk, n, d in rows}
     for item in items:
         item.pk = ids[(item.notification_id, item.device_id)]
         # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
@@ -273,8 +273,8 @@ def _targets_of(notification: Pending, devices: list[DeviceTarget]) -> list[Devi
 _WRITE_VERDICTS = f"""
 UPDATE {Notification._meta.db_table} AS n SET
     status = v.status, policy = v.policy, status_reason = v.reason,
-    send_at = coalesce(v.send_at, n.send_at), ttl_seconds = coalesce(v.ttl, n.ttl_seconds), updated_at = %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::int[])
+    send_at = coalesce(v.send_at, n.send_at), ttl_seconds = coalesce(v.ttl, n.ttl_seconds), updated_at = %b
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::int[])
     AS v(id, status, policy, reason, send_at, ttl)
 WHERE n.id = v.id
 """  # noqa: S608 - only the table name is formatted in
@@ -315,19 +315,18 @@ def _write_verdicts(held_back: list[tuple[Pending, policy.Verdict]], now: dateti
         policy.SUPPRESS: NotificationStatus.SUPPRESSED,
         policy.CANCEL: NotificationStatus.CANCELLED,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _WRITE_VERDICTS,
-            [
-                now,
-                [n.pk for n, _ in held_back],
-                [statuses[v.action] for _, v in held_back],
-                [v.policy for _, v in held_back],
-                [v.reason[:500] for _, v in held_back],
-                [v.send_at for _, v in held_back],
-                [v.ttl_seconds for _, v in held_back],
-            ],
-        )
+    bulk_sql.execute(
+        _WRITE_VERDICTS,
+        [
+            now,
+            [n.pk for n, _ in held_back],
+            [statuses[v.action] for _, v in held_back],
+            [v.policy for _, v in held_back],
+            [v.reason[:500] for _, v in held_back],
+            [v.send_at for _, v in held_back],
+            [v.ttl_seconds for _, v in held_back],
+        ],
+    )
 
 
 # --- Deliveries → providers ----------------------------------------------------------
@@ -557,8 +556,8 @@ UPDATE {Delivery._meta.db_table} AS d SET
     status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
     provider_message_id = v.provider_message_id, last_error_code = v.last_error_code,
     last_error_text = v.last_error_text, updated_at = v.updated_at, delivered_at = v.delivered_at
-FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[], %s::text[],
-            %s::timestamptz[], %s::timestamptz[])
+FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
+            %b::timestamptz[], %b::timestamptz[])
     AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text,
          updated_at, delivered_at)
 WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
@@ -569,25 +568,24 @@ WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
 _INSERT_ATTEMPTS = f"""
 INSERT INTO {DeliveryAttempt._meta.db_table}
     (delivery_id, number, sent_at, outcome, provider_code, provider_text, latency_ms)
-SELECT d, n, %s, o, c, t, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::text[])
+SELECT d, n, %b, o, c, t, %b FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[])
     AS v(d, n, o, c, t)
 """  # noqa: S608 - only the table name is formatted in
 
 
 def _insert_attempts(results: list[tuple[Claimed, Outcome]], *, sent_at: datetime, latency_ms: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_ATTEMPTS,
-            [
-                sent_at,
-                latency_ms,
-                [item.pk for item, _ in results],
-                [item.attempts + (1 if o.kind is OutcomeKind.PROVIDER_ERROR else 0) for item, o in results],
-                [o.kind.value for _, o in results],
-                [o.code[:64] for _, o in results],
-                [o.text[:500] for _, o in results],
-            ],
-        )
+    bulk_sql.execute(
+        _INSERT_ATTEMPTS,
+        [
+            sent_at,
+            latency_ms,
+            [item.pk for item, _ in results],
+            [item.attempts + (1 if o.kind is OutcomeKind.PROVIDER_ERROR else 0) for item, o in results],
+            [o.kind.value for _, o in results],
+            [o.code[:64] for _, o in results],
+            [o.text[:500] for _, o in results],
+        ],
+    )
 
 
 def _write_states(deliveries: list[Claimed]) -> None:
@@ -602,8 +600,7 @@ def _write_states(deliveries: list[Claimed]) -> None:
         "updated_at",
         "delivered_at",
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in columns])
+    bulk_sql.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in columns])
 
 
 def _as_sent(item: Claimed) -> dict:

@@ -1,0 +1,26 @@
+"""Statements that carry a whole batch as array parameters (`INSERT … SELECT … FROM unnest(%b::bigint[], …)`).
+
+Django's psycopg cursors bind parameters on the client, which turns each Python list into array text
+element by element, in Python: 6 µs a row for a 7-column batch on this kind of machine, the largest
+single cost of writing a batch. Bound on the server in PostgreSQL's binary format, the same batch
+costs 1.6 µs a row. `execute` runs such a statement on Django's connection, inside whatever
+transaction Django has open there, through a plain psycopg cursor; use `%b` for its placeholders.
+These statements don't appear in Django's query log (nor in `django_assert_num_queries`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+def execute(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run one statement with binary server-side parameters; returns its rows (none for a plain write)."""
+    connection.ensure_connection()
+    # Not prepared: statements prepared on one server connection break behind a transaction-mode pooler.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=False)
+        return cursor.fetchall() if cursor.description is not None else []
