@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Value, When
 from django.db.models.fields.json import KT
@@ -65,11 +66,7 @@ def process_events(event_ids: Sequence[int]) -> dict[str, int]:
     """Apply the active rules to events still waiting; returns counts by resulting status. Idempotent."""
     rules = active_rules()
     with transaction.atomic():
-        events = list(
-            Event.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(event_ids), status=EventStatus.RECEIVED)
-            .order_by("occurred_at", "pk")
-        )
+        events = _take(list(event_ids))
         if not events:
             return {}
         now = timezone.now()
@@ -130,6 +127,21 @@ def _attributes_told(events: list[Event]) -> dict[str, dict[str, Any]]:
         if event.attributes:
             told[event.user_id].update(event.attributes)
     return told
+
+
+def _take(event_ids: list[int]) -> list[Event]:
+    """Lock the given events still waiting and, up to EVENT_PROCESS_BATCH, other waiting events (oldest first).
+
+    A backlog is drained in batches: under a burst of single-event requests, one task does the work of
+    many (a fixed number of queries for the batch) and the tasks queued for the events it took find
+    nothing left. Without a backlog this costs one query on a partial index.
+    """
+    waiting = Event.objects.select_for_update(skip_locked=True).filter(status=EventStatus.RECEIVED)
+    events = list(waiting.filter(pk__in=event_ids))
+    room = settings.EVENT_PROCESS_BATCH - len(events)
+    if room > 0:
+        events += waiting.exclude(pk__in=event_ids).order_by("received_at")[:room]
+    return sorted(events, key=lambda e: (e.occurred_at, e.pk))
 
 
 # One statement for the batch (Django's bulk_update builds a CASE per row and field).

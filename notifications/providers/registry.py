@@ -51,6 +51,7 @@ def _apns() -> PushProvider:
         endpoint=settings.APNS_ENDPOINT,
         ca_file=settings.APNS_CA_FILE,
         max_connections=settings.APNS_MAX_CONNECTIONS,
+        max_concurrency=settings.APNS_MAX_CONCURRENCY,
         timeout_seconds=settings.PUSH_TIMEOUT_SECONDS,
     )
 

@@ -116,6 +116,32 @@ def test_a_duplicate_event_is_not_processed_twice(engine, post_events):
     assert len(engine.messages("ok-ana")) == 1
 
 
+def test_a_task_drains_a_backlog_of_waiting_events_in_one_batch(engine, settings):
+    """Under a burst, the first task takes other waiting events too; the tasks queued for them find nothing left."""
+    settings.EVENT_PROCESS_BATCH = 4
+    stored = []
+    for n in range(6):
+        register_device(user_id=f"shopper-{n}", platform="android", token=f"ok-backlog-{n}")
+        stored.append(
+            Event.objects.create(
+                producer="test",
+                idempotency_key=f"b{n}",
+                type="order_status_changed",
+                user_id=f"shopper-{n}",
+                occurred_at=T0,
+                data={"order_id": str(2000 + n), "status": "cancelled"},
+            )
+        )
+    own = stored[-1]  # the newest event's task runs first: it also takes the three oldest waiting
+    assert triggers.process_events([own.pk]) == {"processed": 4}
+    processed = set(Event.objects.filter(status=EventStatus.PROCESSED).values_list("pk", flat=True))
+    assert processed == {own.pk, stored[0].pk, stored[1].pk, stored[2].pk}
+    assert [len(engine.messages(f"ok-backlog-{n}")) for n in range(6)] == [1, 1, 1, 0, 0, 1]
+    assert triggers.process_events([stored[0].pk]) == {"processed": 2}  # a queued task: the two still waiting
+    assert triggers.process_events([stored[3].pk]) == {}  # nothing left
+    assert [len(engine.messages(f"ok-backlog-{n}")) for n in range(6)] == [1] * 6
+
+
 def waiting(user: str) -> list[Notification]:
     return list(Notification.objects.filter(user_id=user, status=NotificationStatus.SCHEDULED))
 
