@@ -68,8 +68,10 @@ def table(results: dict[str, Any]) -> str:
     if baseline:
         b = s["baseline"]
         rows.append(
-            f"| 5. Baseline: django-push-notifications, Celery, {b['devices']:,} devices | {_rate(baseline)} "
-            f"({b['seconds']:.1f} s) | worker CPU {b['worker_cpu_us_per_delivery']:.0f} µs/delivery; peak RSS "
+            f"| 5. Baseline: django-push-notifications, Celery, {b['devices']:,} devices (same mix) | "
+            f"{_rate(baseline)} ({b['seconds']:.1f} s) | {b.get('accepted', b['devices']):,} accepted "
+            f"(FCM {b['by_provider']['fcm']:,}, APNs {b['by_provider']['apns']:,}, Web Push "
+            f"{b['by_provider']['webpush']:,}); worker CPU {b['worker_cpu_us_per_delivery']:.0f} µs/delivery; peak RSS "
             f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb'])} MB; {share(baseline, against_baseline=False)} |"
         )
     return "\n".join(rows)

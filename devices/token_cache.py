@@ -4,7 +4,10 @@ PostgreSQL is the source of truth; Redis holds, per user, a hash of their
 active devices (field: token, value: the compact JSON the sender needs) plus a
 marker field, so "cached with no devices" differs from "not cached". Reading
 the tokens of 1,000 users is one pipelined round trip; users that miss are
-loaded from the database in one query and written back.
+loaded from the database in one query and written back, except by bulk reads
+(`fill=False`, a campaign's pages): a shopper pushed once by a campaign would
+cost a Redis write that is rarely read again, and a million of them would
+crowd out the entries order updates read.
 
 Keeping the cache in step without races: every change to a user's devices
 bumps the user's generation counter after the database commit and then
@@ -128,8 +131,11 @@ def _write_script() -> redis.commands.core.Script:
     return client().register_script(_WRITE_IF_GENERATION)
 
 
-def tokens_for_users(user_ids: Iterable[str]) -> dict[str, list[DeviceTarget]]:
-    """The active devices of each user: one Redis round trip when all are cached."""
+def tokens_for_users(user_ids: Iterable[str], *, fill: bool = True) -> dict[str, list[DeviceTarget]]:
+    """The active devices of each user: one Redis round trip when all are cached.
+
+    Users not cached are read from the database and, if `fill`, cached.
+    """
     wanted = list(dict.fromkeys(user_ids))
     if not wanted:
         return {}
@@ -151,7 +157,7 @@ def tokens_for_users(user_ids: Iterable[str]) -> dict[str, list[DeviceTarget]]:
             if token != LOADED_MARKER.encode()
         ]
     if missing:
-        result.update(_fill(missing))
+        result.update(_fill(missing) if fill else _load_from_database(missing))
     return result
 
 

@@ -166,7 +166,9 @@ def _prepare(notification_ids: Iterable[int], *, claim: bool) -> list[Claimed]:
         ]
         if not notifications:
             return []
-        cached = tokens_for_users(n.user_id for n in notifications)
+        # Only order updates fill the token cache: campaigns read their (mostly uncached) shoppers once.
+        fill = any(policy.is_transactional(n.category) for n in notifications)
+        cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
         targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
         now = timezone.now()
         without = [n for n in notifications if not targets[n.pk]]

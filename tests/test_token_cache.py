@@ -45,6 +45,21 @@ def test_a_cold_read_fills_the_cache_with_one_query(django_assert_num_queries):
         tokens_for_users([f"u{u}" for u in range(200)])
 
 
+def test_a_bulk_read_reads_misses_without_caching_them(clean_redis, django_assert_num_queries):
+    make_devices(50)
+    users = [f"u{u}" for u in range(50)]
+    tokens_for_users(users[:10])  # these ten are cached
+    with django_assert_num_queries(1):
+        bulk = tokens_for_users(users, fill=False)
+    assert {t.token for t in bulk["u42"]} == {"tok-42-0", "tok-42-1"}
+    assert bulk == tokens_for_users(users)  # the same as a normal read
+    cached = {key.decode().rsplit(":", 1)[1] for key in clean_redis.scan_iter("*:u:*")}
+    assert cached == set(users)  # the normal read filled what the bulk read left uncached
+    clean_redis.flushdb()
+    tokens_for_users(users, fill=False)
+    assert not list(clean_redis.scan_iter("*:u:*"))
+
+
 def test_users_without_devices_are_cached_as_empty(django_assert_num_queries):
     assert tokens_for_users(["nobody"]) == {"nobody": []}
     with django_assert_num_queries(0):

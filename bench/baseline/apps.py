@@ -1,4 +1,5 @@
 import os
+from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 
@@ -9,8 +10,9 @@ class BaselineConfig(AppConfig):
 
     def ready(self) -> None:
         # The default Firebase app, as django-push-notifications expects, with the simulator's service account.
-        # Only the endpoint is changed (firebase-admin keeps its own session, pool and retries).
+        # Only the endpoints are changed (firebase-admin and aioapns keep their own sessions, pools and retries).
         import firebase_admin
+        from aioapns.connection import APNsProductionClientProtocol
         from firebase_admin import credentials, messaging
 
         credentials_file = os.environ.get("FCM_CREDENTIALS_FILE")
@@ -18,3 +20,7 @@ class BaselineConfig(AppConfig):
             firebase_admin.initialize_app(credentials.Certificate(credentials_file))
             endpoint = os.environ["FCM_ENDPOINT"].rstrip("/")
             messaging._MessagingService.FCM_URL = f"{endpoint}/v1/projects/{{0}}/messages:send"
+        if os.environ.get("APNS_ENDPOINT"):  # aioapns takes its host from the protocol class (SSL_CERT_FILE: its CA)
+            address = urlsplit(os.environ["APNS_ENDPOINT"])
+            APNsProductionClientProtocol.APNS_SERVER = address.hostname
+            APNsProductionClientProtocol.APNS_PORT = address.port or 443
