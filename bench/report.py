@@ -69,9 +69,11 @@ def table(results: dict[str, Any]) -> str:
         b = s["baseline"]
         rows.append(
             f"| 5. Baseline: django-push-notifications, Celery, {b['devices']:,} devices (same mix) | "
-            f"{_rate(baseline)} ({b['seconds']:.1f} s) | {b.get('accepted', b['devices']):,} accepted "
-            f"(FCM {b['by_provider']['fcm']:,}, APNs {b['by_provider']['apns']:,}, Web Push "
-            f"{b['by_provider']['webpush']:,}); worker CPU {b['worker_cpu_us_per_delivery']:.0f} µs/delivery; peak RSS "
+            f"{_rate(baseline)} ({b['seconds']:.1f} s) | {b['accepted']:,} accepted: "
+            + ", ".join(
+                f"{name} {b['accepted_by_provider'].get(name, 0):,} of {n:,}" for name, n in b["by_provider"].items()
+            )
+            + f"; worker CPU {b['worker_cpu_us_per_delivery']:.0f} µs/delivery; peak RSS "
             f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb'])} MB; {share(baseline, against_baseline=False)} |"
         )
     return "\n".join(rows)
