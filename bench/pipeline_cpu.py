@@ -71,7 +71,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
 
     profiler = None
     if args.profile:
-        import yappi
+        import yappi  # bench/requirements.txt
 
         yappi.set_clock_type("cpu")
         yappi.start(builtins=False)
