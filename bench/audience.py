@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 
-from bench.stack import prepare_database
+from bench.stack import empty_tables, prepare_database
 
 DEVICES_SQL = """
 INSERT INTO devices_device (user_id, platform, provider, token, locale, timezone, app_id, app_version,
@@ -67,10 +67,7 @@ def main() -> None:
         print(f"Building {args.devices:,} devices…", flush=True)
         started = time.perf_counter()
         with connection.cursor() as cursor:
-            for table in ("notifications_deliveryattempt", "notifications_faileddelivery", "notifications_delivery"):
-                cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("DELETE FROM devices_device")
-            cursor.execute("DELETE FROM audience_shopperprofile")
+            empty_tables("devices_device", "audience_shopperprofile")
             cursor.execute(DEVICES_SQL, [args.devices])
             cursor.execute(PROFILES_SQL, [args.devices])
             cursor.execute("VACUUM ANALYZE devices_device" if connection.get_autocommit() else "ANALYZE devices_device")

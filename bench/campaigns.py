@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.measure import peak_rss_mb, processes
-from bench.stack import prepare_database
+from bench.stack import empty_tables, prepare_database
 
 AUDIENCE_SQL = """
 INSERT INTO devices_device (user_id, platform, provider, token, locale, timezone, app_id, app_version,
@@ -54,13 +54,7 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         with connection.cursor() as cursor:
-            for table in ("notifications_deliveryattempt", "notifications_faileddelivery", "notifications_delivery"):
-                cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("DELETE FROM notifications_notification")
-            cursor.execute("DELETE FROM campaigns_campaignrun")
-            cursor.execute("DELETE FROM campaigns_campaignvariant")
-            cursor.execute("DELETE FROM campaigns_campaign")
-            cursor.execute("DELETE FROM devices_device")
+            empty_tables("notifications_notification", "campaigns_campaign", "devices_device")
             cursor.execute(AUDIENCE_SQL, [size])
             cursor.execute("ANALYZE devices_device")
         import redis

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench.processes import web_process
-from bench.stack import prepare_database, wait_for_push
+from bench.stack import empty_tables, prepare_database, wait_for_push
 
 
 def main() -> None:
@@ -40,11 +40,9 @@ def main() -> None:
     from accounts.services import create_api_key
     from bench.processes import celery_worker, worker_environment
     from devices.models import Device
-    from notifications.models import Notification
     from pushsim.control import running
 
-    Notification.objects.all().delete()
-    Device.objects.all().delete()
+    empty_tables("notifications_notification", "devices_device")
     Device.objects.bulk_create(
         Device(user_id=f"bench-{i}", platform="android", provider="fcm", token=f"bench-token-{i}")
         for i in range(args.devices)

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.processes import web_process
-from bench.stack import prepare_database, wait_for_push
+from bench.stack import empty_tables, prepare_database, wait_for_push
 
 BATCH = 500
 
@@ -42,13 +42,9 @@ def main() -> None:
     from accounts.services import create_api_key
     from bench.processes import celery_worker, worker_environment
     from devices.models import Device
-    from events.models import Event
-    from notifications.models import Notification
     from pushsim.control import running
 
-    Notification.objects.all().delete()
-    Event.objects.all().delete()
-    Device.objects.all().delete()
+    empty_tables("notifications_notification", "events_event", "devices_device")
     Device.objects.create(user_id="buyer", platform="android", provider="fcm", token="bench-buyer", locale="de-DE")
     _, key = create_api_key(name="bench-events", scopes=["events:write"])
     connection.close()

@@ -13,6 +13,7 @@ import httpx
 from django.db import connection
 
 from bench.measure import cpu_seconds, peak_rss_mb, percentile, processes
+from bench.stack import empty_tables
 
 SHOP_SQL = """
 INSERT INTO devices_device (user_id, platform, provider, token, locale, timezone, app_id, app_version,
@@ -48,9 +49,8 @@ def build_shop(sim, devices: int) -> tuple[int, int]:  # type: ignore[no-untyped
     from templates.models import MessageTemplate
 
     p256dh, auth = subscription_keys()
+    empty_tables(*SCENARIO_TABLES, "devices_device")
     with connection.cursor() as cursor:
-        # TRUNCATE, not DELETE: run after run, deleted rows would pile up in the tables every scenario reads.
-        cursor.execute(f"TRUNCATE {', '.join(SCENARIO_TABLES)}, devices_device CASCADE")
         cursor.execute(SHOP_SQL, [sim.base_url, p256dh, auth, devices])
         cursor.execute("VACUUM ANALYZE devices_device")
         cursor.execute("CHECKPOINT")  # the shop's writes flushed now, not during the first scenario's measurement
@@ -92,8 +92,7 @@ def reset_state(stack: Stack) -> None:
 
     for attempt in range(5):  # beat's tasks keep writing; a deadlock with one of them is retried
         try:
-            with connection.cursor() as cursor:  # one statement: nothing can slip in between the tables
-                cursor.execute(f"TRUNCATE {', '.join(SCENARIO_TABLES)} CASCADE")
+            empty_tables(*SCENARIO_TABLES)  # one statement: nothing can slip in between the tables
             break
         except OperationalError:
             if attempt == 4:

@@ -45,6 +45,18 @@ def prepare_database() -> None:
     redis.Redis.from_url(BENCH_REDIS).flushdb()
 
 
+def empty_tables(*tables: str) -> None:
+    """Empty the tables, and every table whose rows point at them, in one TRUNCATE … CASCADE.
+
+    Not DELETE: run after run, deleted rows pile up in the tables every benchmark reads (1,510,000 dead device
+    rows were found once, and a fan-out's PostgreSQL CPU per delivery had grown fourfold).
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
 def wait_for_push(sim, token: str, before: int, timeout: float = 30) -> float:  # type: ignore[no-untyped-def]
     """Wait until the simulator has more than `before` messages for `token`; returns the last one's arrival time."""
     deadline = time.monotonic() + timeout

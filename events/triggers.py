@@ -134,13 +134,14 @@ def _take(event_ids: list[int]) -> list[Event]:
 
     A backlog is drained in batches: under a burst of single-event requests, one task does the work of
     many (a fixed number of queries for the batch) and the tasks queued for the events it took find
-    nothing left. Without a backlog this costs one query on a partial index.
+    nothing left. One query: its own events first, then the oldest others.
     """
-    waiting = Event.objects.select_for_update(skip_locked=True).filter(status=EventStatus.RECEIVED)
-    events = list(waiting.filter(pk__in=event_ids))
-    room = settings.EVENT_PROCESS_BATCH - len(events)
-    if room > 0:
-        events += waiting.exclude(pk__in=event_ids).order_by("received_at")[:room]
+    own_first = Case(When(pk__in=event_ids, then=Value(0)), default=Value(1))
+    events = (
+        Event.objects.select_for_update(skip_locked=True)
+        .filter(status=EventStatus.RECEIVED)
+        .order_by(own_first, "received_at")[: max(settings.EVENT_PROCESS_BATCH, len(event_ids))]
+    )
     return sorted(events, key=lambda e: (e.occurred_at, e.pk))
 
 

@@ -47,7 +47,7 @@ from notifications.models import (
     ProviderPause,
     Source,
 )
-from notifications.providers.base import Outcome, OutcomeKind, PushTarget, SendRequest
+from notifications.providers.base import Outcome, OutcomeKind, PushMessage, PushTarget, SendRequest
 from notifications.providers.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -220,7 +220,6 @@ def _insert_deliveries(
                 status, attempts, wait = DeliveryStatus.SENDING, 1, None
             else:
                 status, attempts, wait = DeliveryStatus.QUEUED, 0, None
-            target = PushTarget(device.token, device.web_push_p256dh, device.web_push_auth)
             items.append(
                 Claimed(
                     pk=0,
@@ -232,7 +231,8 @@ def _insert_deliveries(
                     category=notification.category,
                     due_at=notification.due_at,
                     ttl_seconds=notification.ttl_seconds,
-                    request=SendRequest(target, localized_message(notification, device.locale), delivery_id=""),
+                    target=PushTarget(device.token, device.web_push_p256dh, device.web_push_auth),
+                    message=localized_message(notification, device.locale),
                     status=status,
                     next_attempt_at=wait,
                 )
@@ -256,8 +256,6 @@ def _insert_deliveries(
     ids = {(n, d): pk for pk, n, d in rows}
     for item in items:
         item.pk = ids[(item.notification_id, item.device_id)]
-        # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
-        item.request = SendRequest(item.request.target, item.request.message, delivery_id=str(uuid.UUID(int=item.pk)))
     return items
 
 
@@ -347,7 +345,8 @@ class Claimed:
     category: str
     due_at: datetime
     ttl_seconds: int
-    request: SendRequest
+    target: PushTarget
+    message: PushMessage
     status: str = DeliveryStatus.SENDING
     next_attempt_at: datetime | None = None
     provider_message_id: str = ""
@@ -355,6 +354,11 @@ class Claimed:
     last_error_text: str = ""
     delivered_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @property
+    def request(self) -> SendRequest:
+        # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
+        return SendRequest(self.target, self.message, delivery_id=str(uuid.UUID(int=self.pk)))
 
 
 def send_deliveries(delivery_ids: Sequence[int]) -> dict[str, int]:
@@ -447,10 +451,10 @@ def _claim(ids: list[int]) -> list[Claimed]:
         )
     claimed = []
     for row in Delivery.objects.filter(pk__in=due).values(*_CLAIM_FIELDS):
-        notification = Notification(
-            pk=row["notification_id"], **{name: row[f"notification__{name}"] for name in _NOTIFICATION_COLUMNS}
+        # A retry goes only to the device it was for, so target_device_id doesn't matter here.
+        notification = Pending(
+            row["notification_id"], *(row[f"notification__{name}"] for name in _NOTIFICATION_COLUMNS), None
         )
-        target = PushTarget(row["token"], row["device__web_push_p256dh"], row["device__web_push_auth"])
         claimed.append(
             Claimed(
                 pk=row["pk"],
@@ -462,11 +466,8 @@ def _claim(ids: list[int]) -> list[Claimed]:
                 category=notification.category,
                 due_at=notification.due_at,
                 ttl_seconds=notification.ttl_seconds,
-                request=SendRequest(
-                    target,
-                    localized_message(notification, row["device__locale"]),
-                    delivery_id=str(uuid.UUID(int=row["pk"])),
-                ),
+                target=PushTarget(row["token"], row["device__web_push_p256dh"], row["device__web_push_auth"]),
+                message=localized_message(notification, row["device__locale"]),
             )
         )
     return claimed
@@ -606,9 +607,9 @@ def _write_states(deliveries: list[Claimed]) -> None:
 
 
 def _as_sent(item: Claimed) -> dict:
-    message = item.request.message
+    message = item.message
     return {
-        "token": item.request.target.token,
+        "token": item.target.token,
         "provider": item.provider,
         "title": message.title,
         "body": message.body,
