@@ -6,7 +6,7 @@ Builds the benchmark's mixed shop (see bench.scenarios.SHOP_SQL), starts the sim
 campaign's pages the way the marketing workers do, without Celery in between: `fan_out_page`, then
 `process_notifications` on chunks of PROCESS_CHUNK notifications (tokens, shopper protection, deliveries
 written, providers called, outcomes recorded). Prints the CPU time of this process (every thread,
-the providers' event loop included) per delivery for each stage, and the simulator's. The Celery
+the providers' event loop included) per delivery for each stage, and PostgreSQL's and the simulator's. The Celery
 tasks' own overhead is not in these figures; `python -m bench` measures the whole.
 
 With --profile N, yappi (CPU clock, all threads) prints the N functions costing most, inclusive and own.
@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import cpu_seconds, processes
 from bench.stack import prepare_database
 
 
@@ -78,6 +79,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
         profiler = yappi
     fan_out_cpu = process_cpu = 0.0
     sim_cpu = sim.cpu_seconds()
+    postgres_cpu = cpu_seconds(processes(name="postgres"))
     wall = time.perf_counter()
     cursor: str | None = ""
     while cursor is not None:
@@ -95,6 +97,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
             process_cpu += time.process_time() - started
     wall = time.perf_counter() - wall
     sim_cpu = sim.cpu_seconds() - sim_cpu
+    postgres_cpu = cpu_seconds(processes(name="postgres")) - postgres_cpu
     if profiler is not None:
         profiler.stop()
     runtime.reset()
@@ -102,6 +105,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
     print(f"{delivered:,} of {args.devices:,} devices delivered in {wall:.1f} s (one process, sequential)")
     print(f"  fan-out pages          {fan_out_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
     print(f"  process_notifications  {process_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
+    print(f"  postgres (all processes) {postgres_cpu / delivered * 1e6:5.0f} µs CPU per delivery")
     print(f"  simulator              {sim_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
     if profiler is not None:
         print_profile(profiler, args.profile, delivered)

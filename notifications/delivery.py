@@ -17,6 +17,7 @@ batch's database write, never a whole notification.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -158,19 +159,14 @@ def _prepare(notification_ids: Iterable[int], *, claim: bool) -> list[Claimed]:
     user has no active device is marked so: it is not an error.
     """
     with transaction.atomic():
-        notifications = [
-            Pending(*row)
-            for row in Notification.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(notification_ids), status=NotificationStatus.PENDING)
-            .values_list(*NOTIFICATION_FIELDS)
-        ]
+        now = timezone.now()
+        notifications = _take_pending(notification_ids, now)
         if not notifications:
             return []
         # Only order updates fill the token cache: campaigns read their (mostly uncached) shoppers once.
         fill = any(policy.is_transactional(n.category) for n in notifications)
         cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
         targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
-        now = timezone.now()
         without = [n for n in notifications if not targets[n.pk]]
         tests = [n for n in notifications if targets[n.pk] and n.source == Source.TEST]
         verdicts = policy.judge(
@@ -180,7 +176,6 @@ def _prepare(notification_ids: Iterable[int], *, claim: bool) -> list[Claimed]:
         to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
         sent_ids = {n.pk for n in to_send}
         created = _insert_deliveries(to_send, targets, claim=claim, now=now)
-        Notification.objects.filter(pk__in=sent_ids).update(status=NotificationStatus.SENDING, updated_at=now)
         Notification.objects.filter(pk__in=[n.pk for n in without]).update(
             status=NotificationStatus.NO_DEVICE, updated_at=now
         )
@@ -191,6 +186,37 @@ def _prepare(notification_ids: Iterable[int], *, claim: bool) -> list[Claimed]:
     for (category, policy_code), count in Counter((n.category, v.policy) for n, v in held_back).items():
         metrics.notifications_held_back(category, policy_code, count)
     return created
+
+
+# Locks the batch's pending notifications (skipping any another worker holds) and moves them to `sending` in
+# one statement; the few that are then held back or have no device are rewritten in the same transaction.
+_TAKE_PENDING = f"""
+WITH taken AS (
+    SELECT id FROM {Notification._meta.db_table}
+    WHERE id = ANY(%b::bigint[]) AND status = '{NotificationStatus.PENDING}'
+    ORDER BY id FOR UPDATE SKIP LOCKED
+)
+UPDATE {Notification._meta.db_table} AS n SET status = '{NotificationStatus.SENDING}', updated_at = %b
+FROM taken WHERE n.id = taken.id
+RETURNING {", ".join("n." + ("id" if name == "pk" else name) for name in NOTIFICATION_FIELDS)}
+"""  # noqa: S608 - only constants are formatted in
+_JSON_FIELDS = [NOTIFICATION_FIELDS.index(name) for name in ("data", "translations", "frequency_caps")]
+
+
+def _take_pending(notification_ids: Iterable[int], now: datetime) -> list[Pending]:
+    rows = bulk_sql.execute(_TAKE_PENDING, [list(notification_ids), now])
+    decoded: dict[str, object] = {}  # a campaign's rows share their JSON: each text is decoded once
+    notifications = []
+    for row in rows:
+        values = list(row)
+        for index in _JSON_FIELDS:
+            text = values[index]
+            if text not in decoded:
+                decoded[text] = json.loads(text)
+            values[index] = decoded[text]
+        notifications.append(Pending(*values))
+    notifications.sort(key=lambda n: n.pk)
+    return notifications
 
 
 # One statement for all of a batch's deliveries (Django's bulk_create cost 250 µs a row here).

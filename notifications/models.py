@@ -41,7 +41,7 @@ class PolicyOutcome(models.TextChoices):
 class Notification(models.Model):
     """One message to one user, rendered; sent to each of their active devices."""
 
-    user_id = models.CharField(max_length=255, db_index=True)
+    user_id = models.CharField(max_length=255)
     title = models.CharField(max_length=200)
     body = models.CharField(max_length=1000)
     image = models.URLField(max_length=1000, blank=True, default="")
@@ -50,8 +50,8 @@ class Notification(models.Model):
     translations = models.JSONField(
         default=dict, blank=True, help_text="Title, body, image and deep link per locale; a device's locale picks one."
     )
-    template_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    category = models.CharField(max_length=32, db_index=True)
+    template_key = models.CharField(max_length=64, blank=True, default="")
+    category = models.CharField(max_length=32)
     priority = models.CharField(max_length=8, choices=[("high", "High"), ("normal", "Normal")], default="high")
     ttl_seconds = models.PositiveIntegerField(default=24 * 3600)
     collapse_key = models.CharField(max_length=64, blank=True, default="")
@@ -84,6 +84,7 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # notification_test_device: only test sends have one
         help_text="Only this device (a test send to one token); empty: every active device of the user.",
     )
     opened_at = models.DateTimeField(null=True, blank=True, help_text="When the app reported the push opened.")
@@ -104,7 +105,16 @@ class Notification(models.Model):
                 condition=models.Q(status="scheduled") & ~models.Q(trigger_key=""),
             ),
         ]
+        # Every index costs each of a campaign's rows twice (stored, then moved to `sending`), so only what a
+        # query uses is indexed: no indexes on category or template key (no query narrows by them alone), no
+        # LIKE twins of the text columns (Django adds them to db_index=True; nothing searches by prefix here).
         indexes = [
+            models.Index(fields=["user_id"], name="notification_user"),
+            models.Index(
+                fields=["target_device"],
+                name="notification_test_device",
+                condition=models.Q(target_device__isnull=False),
+            ),
             models.Index(fields=["send_at"], name="notification_due", condition=models.Q(status="scheduled")),
             models.Index(fields=["updated_at"], name="notification_pending", condition=models.Q(status="pending")),
             models.Index(fields=["source", "source_ref"], name="notification_source"),
@@ -139,7 +149,8 @@ OPEN_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, Deliver
 class Delivery(models.Model):
     """One notification to one device. Moves between states only by conditional updates."""
 
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    # Not indexed on its own: delivery_once_per_device starts with it.
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries")
     provider = models.CharField(max_length=16, choices=Provider.choices)
     token = models.CharField(max_length=2048, help_text="The device's token when the delivery was made.")
@@ -174,7 +185,8 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One try at sending a delivery: when, what the provider answered, how long it took."""
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    # Not indexed on its own: attempt_timeline starts with it.
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False)
     number = models.PositiveSmallIntegerField()
     sent_at = models.DateTimeField()
     outcome = models.CharField(max_length=16)
