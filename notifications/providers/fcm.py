@@ -1,12 +1,12 @@
-"""FCM HTTP v1, fast transport: one long-lived aiohttp session per worker process.
+"""FCM HTTP v1, fast transport: a keep-alive connection pool per worker process.
 
 Posts the same v1 JSON as firebase-admin, with the OAuth token from the
-firebase-admin credential (the service-account JSON), over a pool of
-keep-alive connections with bounded concurrency. Measured on this kind of
-machine it costs about a tenth of the CPU per message of firebase-admin's own
-sending (docs/ARCHITECTURE.md, "Push providers"); httpx (the only asyncio
-client here with HTTP/2) cost twenty times aiohttp's CPU per message, so
-HTTP/1.1 keep-alive it is.
+firebase-admin credential (the service-account JSON), over a bounded pool of
+keep-alive connections (notifications.providers.http1). Measured on this kind
+of machine it costs a small fraction of the CPU per message of firebase-admin's
+own sending (docs/ARCHITECTURE.md, "Push providers"); httpx (the only asyncio
+client here with HTTP/2) cost twenty times aiohttp's CPU per message, and
+aiohttp's client 1.7 times this pool's, so HTTP/1.1 keep-alive it is.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Sequence
 
-import aiohttp
 import google.auth.exceptions
 from firebase_admin import credentials
 
@@ -29,6 +28,7 @@ from notifications.providers.base import (
     SendRequest,
     parse_retry_after,
 )
+from notifications.providers.http1 import HttpError, KeepAlivePool
 from notifications.providers.payloads import PayloadTooLargeError, fcm_body
 
 logger = logging.getLogger(__name__)
@@ -77,14 +77,13 @@ class FcmHttpProvider(PushProvider):
         self.url = f"{endpoint.rstrip('/')}/v1/projects/{self.project_id}/messages:send"
         self._tokens = AccessTokens(credential)
         self._max_concurrency = max_concurrency
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout_seconds
+        self._pool: KeepAlivePool | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_concurrency, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        return self._session
+    def _client(self) -> KeepAlivePool:
+        if self._pool is None:
+            self._pool = KeepAlivePool(self.url, max_connections=self._max_concurrency, timeout_seconds=self._timeout)
+        return self._pool
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
         try:
@@ -113,28 +112,24 @@ class FcmHttpProvider(PushProvider):
         return outcomes
 
     async def _send_all(self, requests: Sequence[SendRequest], token: str) -> list[Outcome]:
-        limit = asyncio.Semaphore(self._max_concurrency)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; UTF-8"}
-        session = self._client()
+        headers = f"Authorization: Bearer {token}\r\nContent-Type: application/json; UTF-8\r\n".encode()
+        pool = self._client()
 
         async def send(request: SendRequest) -> Outcome:
             try:
                 body = fcm_body(request.target.token, request.message)
             except PayloadTooLargeError as exc:
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
-            async with limit:
-                return await self._post(session, body, headers)
+            return await self._post(pool, body, headers)
 
         return list(await asyncio.gather(*(send(r) for r in requests)))
 
-    async def _post(self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]) -> Outcome:
+    async def _post(self, pool: KeepAlivePool, body: bytes, headers: bytes) -> Outcome:
         try:
-            async with session.post(self.url, data=body, headers=headers) as response:
-                payload = await response.read()
-                status = response.status
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            return Outcome(OutcomeKind.RETRY, code="network", text=f"{type(exc).__name__}: {exc}")
+            response = await pool.post(body, headers)
+        except HttpError as exc:
+            return Outcome(OutcomeKind.RETRY, code="network", text=str(exc))
+        status, payload = response.status, response.body
         try:
             answer = json.loads(payload) if payload else {}
         except ValueError:
@@ -143,8 +138,10 @@ class FcmHttpProvider(PushProvider):
             return Outcome.delivered(str(answer.get("name", "")))
         error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
         text = str(error.get("message") or payload[:200].decode(errors="replace"))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         return fcm_errors.classify(status, fcm_errors.error_code_of(error), text, retry_after)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
