@@ -237,8 +237,13 @@ def _insert_deliveries(
     """Write the deliveries; claimed ones are written `sending` (first attempt) unless their provider must wait."""
     paused = dict(ProviderPause.objects.filter(paused_until__gt=now).values_list("provider", "paused_until"))
     items: list[Claimed] = []
+    messages: dict[tuple, PushMessage] = {}  # a campaign's devices share one message per language
     for notification in notifications:
         for device in targets[notification.pk]:
+            key = (*_content_of(notification), device.locale)
+            message = messages.get(key)
+            if message is None:
+                message = messages[key] = localized_message(notification, device.locale)
             provider = device.provider
             if provider in paused:
                 status, attempts, wait = DeliveryStatus.RETRY_SCHEDULED, 0, paused[provider]
@@ -258,7 +263,7 @@ def _insert_deliveries(
                     due_at=notification.due_at,
                     ttl_seconds=notification.ttl_seconds,
                     target=PushTarget(device.token, device.web_push_p256dh, device.web_push_auth),
-                    message=localized_message(notification, device.locale),
+                    message=message,
                     status=status,
                     next_attempt_at=wait,
                 )
@@ -286,6 +291,22 @@ def _insert_deliveries(
 
 
 _NO_DEVICE = policy.Verdict(action="no_device")
+
+
+def _content_of(n: Pending) -> tuple:
+    # data and translations are the same objects for rows with the same JSON (see _take_pending).
+    return (
+        n.title,
+        n.body,
+        n.image,
+        n.deep_link,
+        id(n.data),
+        id(n.translations),
+        n.category,
+        n.priority,
+        n.ttl_seconds,
+        n.collapse_key,
+    )
 
 
 def _targets_of(notification: Pending, devices: list[DeviceTarget]) -> list[DeviceTarget]:

@@ -14,7 +14,7 @@ from h2.config import H2Configuration
 from h2.connection import H2Connection
 
 from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
-from notifications.providers.payloads import PayloadTooLargeError, apns_push
+from notifications.providers.payloads import ApnsPush, PayloadTooLargeError, apns_push
 
 TOKEN_INVALID_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
 # The provider token (our JWT) or the key behind it was refused: every push
@@ -112,12 +112,18 @@ class ApnsProvider(PushProvider):
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
         limit = asyncio.Semaphore(self._max_concurrency)
+        pushes: dict[int, ApnsPush | PayloadTooLargeError] = {}  # by message: a batch's requests mostly share one
 
         async def send(request: SendRequest) -> Outcome:
-            try:
-                push = apns_push(request.message)
-            except PayloadTooLargeError as exc:
-                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
+            push = pushes.get(id(request.message))
+            if push is None:
+                try:
+                    push = apns_push(request.message)
+                except PayloadTooLargeError as exc:
+                    push = exc
+                pushes[id(request.message)] = push
+            if isinstance(push, PayloadTooLargeError):
+                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(push))
             notification = NotificationRequest(
                 device_token=request.target.token,
                 message=push.payload,
@@ -129,7 +135,9 @@ class ApnsProvider(PushProvider):
             )
             async with limit:
                 try:
-                    result = await asyncio.wait_for(self.client.send_notification(notification), self._timeout)
+                    # asyncio.timeout, not wait_for: no extra task per push.
+                    async with asyncio.timeout(self._timeout):
+                        result = await self.client.send_notification(notification)
                 except (TimeoutError, ConnectionError, OSError) as exc:
                     return Outcome(OutcomeKind.RETRY, code="network", text=f"{type(exc).__name__}: {exc}")
                 except Exception as exc:  # aioapns raises bare exceptions when it can't connect

@@ -74,9 +74,33 @@ def encode_fcm_message(wire: dict) -> bytes:
     return encoded
 
 
-def fcm_body(token: str, message: PushMessage) -> bytes:
-    """The request body of messages:send."""
-    return b'{"message":' + encode_fcm_message(fcm_message(token, message)) + b"}"
+_TOKEN_MARK = "\x00token\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class FcmBodyTemplate:
+    """A message's messages:send body, encoded once, with a gap where each device's token goes.
+
+    A campaign batch sends one message to hundreds of tokens: encoding it once and splicing each
+    token in costs a fraction of encoding every body whole (the same bytes come out).
+    """
+
+    before: bytes
+    after: bytes
+
+    @classmethod
+    def of(cls, message: PushMessage) -> FcmBodyTemplate:
+        encoded = b'{"message":' + _dumps(fcm_message(_TOKEN_MARK, message)) + b"}"
+        before, after = encoded.split(_dumps(_TOKEN_MARK), 1)
+        return cls(before, after)
+
+    def body(self, token: str) -> bytes:
+        """The body for one token, refused if its `message` object is over FCM's limit."""
+        token_json = _dumps(token)
+        size = len(self.before) + len(token_json) + len(self.after) - len(b'{"message":}')
+        if size > FCM_MAX_BYTES:
+            raise PayloadTooLargeError("FCM", size, FCM_MAX_BYTES)
+        return self.before + token_json + self.after
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
-from notifications.providers.payloads import FCM_MAX_BYTES
+from notifications.providers.payloads import FCM_MAX_BYTES, FcmBodyTemplate, PayloadTooLargeError
 
 from .conftest import send_with
 
@@ -60,3 +60,25 @@ def test_refused_credentials_are_a_provider_error(fcm_transport, sim, provider_s
     outcomes = send_with("fcm", [SendRequest(PushTarget("ok-device-4"), MESSAGE)] * 2)
     assert {(o.kind, o.code) for o in outcomes} == {(OutcomeKind.PROVIDER_ERROR, "auth")}
     assert sim.messages("ok-device-4") == []
+
+
+def test_one_message_to_many_tokens_is_encoded_once_with_each_token_in_its_place(sim):
+    """The fast transport splices tokens into one encoded body; each device still gets its own token."""
+    message = PushMessage(title='Ofertas "frescas" 🍓', body="Nur heute", data={"k": "v"}, collapse_key="promo")
+    tokens = ['ok-device-"quoted"', "ok-device-ünïcode", "ok-device-5"]
+    outcomes = send_with("fcm", [SendRequest(PushTarget(token), message) for token in tokens])
+    assert {o.kind for o in outcomes} == {OutcomeKind.DELIVERED}
+    for token in tokens:
+        [received] = sim.messages(token)
+        assert received["payload"]["token"] == token
+        assert received["payload"]["notification"] == {"title": message.title, "body": message.body}
+        assert received["payload"]["android"]["collapse_key"] == "promo"
+
+
+def test_the_size_limit_counts_the_token():
+    message = PushMessage(title="t", body="x" * 3800)
+    template = FcmBodyTemplate.of(message)
+    fits = FCM_MAX_BYTES - len(template.body("")) + len(b'{"message":}') + 2  # the token's two quotes
+    assert len(template.body("a" * (fits - 2))) > 0
+    with pytest.raises(PayloadTooLargeError, match="FCM payload is 4097 bytes"):
+        template.body("a" * (fits - 1))
