@@ -314,6 +314,8 @@ ATTRIBUTES_MAX_BYTES = env_int("ATTRIBUTES_MAX_BYTES", 8192)  # a shopper's attr
 
 CAMPAIGN_THROTTLE_STEP_SECONDS = env_int("CAMPAIGN_THROTTLE_STEP_SECONDS", 10)  # a throttled fan-out's page interval
 CAMPAIGN_PAGE_STUCK_AFTER_SECONDS = env_int("CAMPAIGN_PAGE_STUCK_AFTER_SECONDS", 120)  # then its page is queued again
+# A campaign's live progress is counted again after this many times its last count took (20: under 5% of a core).
+CAMPAIGN_PROGRESS_COST_FACTOR = env_int("CAMPAIGN_PROGRESS_COST_FACTOR", 20)
 
 # --- Events ---------------------------------------------------------------------
 EVENT_BATCH_MAX = 500  # events per POST /api/v1/events/

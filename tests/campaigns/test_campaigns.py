@@ -6,6 +6,9 @@ from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -64,6 +67,26 @@ def test_send_now_reaches_the_segment_once_each_and_completes(engine):
     assert c.status == CampaignStatus.COMPLETED
     snapshot = progress.snapshot(c)
     assert (snapshot.targeted, snapshot.delivered, snapshot.queued, snapshot.failed) == (5, 5, 0, 0)
+
+
+def test_a_costly_progress_count_waits_but_a_finished_run_is_counted_at_once(engine, settings):
+    layer = get_channel_layer()
+    c = campaign(segment("android", ("platform", "", "eq", "android")))
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(progress.group_name(c.pk), channel)
+    shoppers(3)
+    services.launch(c)
+
+    settings.CAMPAIGN_PROGRESS_COST_FACTOR = 1_000_000  # any count now "costs" far more than a beat tick
+    assert progress.broadcast() == 1  # the run finishes in this tick: counted at once, whatever it costs
+    sent = async_to_sync(layer.receive)(channel)["progress"]
+    assert (sent["status"], sent["delivered"], sent["queued"]) == ("completed", 3, 0)
+    assert progress.broadcast() == 0  # then it rests
+
+    settings.CAMPAIGN_PROGRESS_COST_FACTOR = 20
+    cache.clear()
+    assert progress.broadcast() == 1  # a small campaign's count costs milliseconds: no rest
+    assert progress.broadcast() == 1
 
 
 def test_campaign_pushes_pass_shopper_protection_and_say_why_not(engine):
