@@ -77,7 +77,7 @@ def main() -> None:
             return [PushTarget(f"bench-{provider}-{i}") for i in range(n)]
 
         for label, provider, transport in [
-            ("FCM, fast transport (aiohttp)", "fcm", "http"),
+            ("FCM, fast transport (keep-alive pool)", "fcm", "http"),
             ("FCM, firebase-admin send_each", "fcm", "sdk"),
             ("APNs (aioapns, HTTP/2)", "apns", None),
             ("Web Push (pywebpush)", "webpush", None),

@@ -8,11 +8,10 @@ import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from pushsim import credentials
 from pushsim.apns import ApnsProtocol, ApnsService, tls_context
 from pushsim.behaviour import Behaviour, Config
+from pushsim.http_server import HttpProtocol
 from pushsim.http_services import HttpServices
 from pushsim.store import MessageStore
 
@@ -51,12 +50,11 @@ async def serve(args: argparse.Namespace) -> None:
         )
     )
     store = MessageStore()
-    runner = web.AppRunner(HttpServices(behaviour, store, state_dir).app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, args.host, args.port, backlog=1024).start()
+    loop = asyncio.get_running_loop()
+    routes = HttpServices(behaviour, store, state_dir).routes()
+    http_server = await loop.create_server(lambda: HttpProtocol(routes), args.host, args.port, backlog=1024)
 
     apns_port = args.apns_port or args.port + 1
-    loop = asyncio.get_running_loop()
     apns_service = ApnsService(behaviour, store, state_dir)
     apns_server = await loop.create_server(
         lambda: ApnsProtocol(apns_service),
@@ -75,7 +73,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     apns_server.close()
-    await runner.cleanup()
+    http_server.close()
 
 
 def main(argv: list[str] | None = None) -> None:

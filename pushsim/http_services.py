@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import jwt
-from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushsim.behaviour import Behaviour
+from pushsim.http_server import Request, Response, Routes, json_response, text_response
 from pushsim.store import MessageStore
 
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # what google-auth always signs
@@ -75,24 +75,24 @@ class HttpServices:
         self.vapid_verified: dict[str, float] = {}  # Authorization header -> exp
         self.ids = itertools.count(1)
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_post("/token", self.token)
-        app.router.add_post("/v1/projects/{project}/messages:send", self.fcm_send)
-        app.router.add_post("/wp/{subscription}", self.webpush)
-        app.router.add_get("/control/health", self.health)
-        app.router.add_get("/control/stats", self.stats)
-        app.router.add_get("/control/messages", self.messages)
-        app.router.add_get("/control/received", self.received)
-        app.router.add_post("/control/config", self.config)
-        app.router.add_post("/control/reset", self.reset)
-        return app
+    def routes(self) -> Routes:
+        routes = Routes()
+        routes.add("POST", "/token", self.token)
+        routes.add("POST", "/v1/projects/*/messages:send", self.fcm_send)
+        routes.add("POST", "/wp/*", self.webpush)
+        routes.add("GET", "/control/health", self.health)
+        routes.add("GET", "/control/stats", self.stats)
+        routes.add("GET", "/control/messages", self.messages)
+        routes.add("GET", "/control/received", self.received)
+        routes.add("POST", "/control/config", self.config)
+        routes.add("POST", "/control/reset", self.reset)
+        return routes
 
     # --- OAuth 2.0 (the service account's token_uri) -------------------------
-    async def token(self, request: web.Request) -> web.Response:
-        form = await request.post()
+    def token(self, request: Request) -> Response:
+        form = request.form()
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+            return json_response({"error": "unsupported_grant_type"}, status=400)
         assertion = str(form.get("assertion", ""))
         try:
             issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
@@ -100,27 +100,27 @@ class HttpServices:
             jwt.decode(assertion, public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN_AUDIENCE)
         except (KeyError, jwt.InvalidTokenError) as exc:
             detail = "unknown service account" if isinstance(exc, KeyError) else str(exc)
-            return web.json_response({"error": "invalid_grant", "error_description": detail}, status=400)
+            return json_response({"error": "invalid_grant", "error_description": detail}, status=400)
         token = f"ya29.sim-{secrets.token_urlsafe(24)}"
         self.access_tokens[token] = (project, time.time() + ACCESS_TOKEN_SECONDS)
-        return web.json_response({"access_token": token, "expires_in": ACCESS_TOKEN_SECONDS, "token_type": "Bearer"})
+        return json_response({"access_token": token, "expires_in": ACCESS_TOKEN_SECONDS, "token_type": "Bearer"})
 
     # --- FCM HTTP v1 ---------------------------------------------------------------
-    async def fcm_send(self, request: web.Request) -> web.Response:
-        project = request.match_info["project"]
-        bearer = request.headers.get("Authorization", "")
+    def fcm_send(self, request: Request) -> Response:
+        project = request.match
+        bearer = request.headers.get("authorization", "")
         granted = self.access_tokens.get(bearer[7:]) if bearer.startswith("Bearer ") else None
         if granted is None or granted[1] < time.time():
             self.behaviour.count("fcm", "unauthenticated")
-            return web.json_response(
+            return json_response(
                 fcm_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), status=401
             )
         if granted[0] != project:
             self.behaviour.count("fcm", "permission_denied")
-            return web.json_response(
+            return json_response(
                 fcm_error(403, "PERMISSION_DENIED", f"Permission denied on project {project}."), status=403
             )
-        body = await request.read()
+        body = request.body
         try:
             message = json.loads(body)["message"]
             assert isinstance(message, dict)
@@ -140,52 +140,54 @@ class HttpServices:
                 return self._fcm_invalid(f"Message is too big: {size} bytes, the limit is {FCM_MAX_MESSAGE_BYTES}.")
         token = str(message.get(targets[0]))
         outcome = self.behaviour.decide(token)
-        await self._latency()
         self.behaviour.count("fcm", outcome)
         self.store.add("fcm", token, message, {}, outcome)
         if outcome == "ok":
             name = f"projects/{project}/messages/{next(self.ids)}"
-            return web.Response(body=b'{"name": "%s"}' % name.encode(), content_type="application/json")
-        status, rpc_status, error_code = FCM_ERRORS[outcome]
-        return web.json_response(
-            fcm_error(status, rpc_status, f"Simulated {outcome}.", error_code),
-            status=status,
-            headers=self._retry_after(outcome),
-        )
+            response = Response(200, b'{"name": "%s"}' % name.encode(), "application/json")
+        else:
+            status, rpc_status, error_code = FCM_ERRORS[outcome]
+            response = json_response(
+                fcm_error(status, rpc_status, f"Simulated {outcome}.", error_code),
+                status=status,
+                headers=self._retry_after(outcome),
+            )
+        response.delay = self.behaviour.latency()
+        return response
 
-    def _fcm_invalid(self, message: str) -> web.Response:
+    def _fcm_invalid(self, message: str) -> Response:
         self.behaviour.count("fcm", "invalid_request")
-        return web.json_response(fcm_error(400, "INVALID_ARGUMENT", message, "INVALID_ARGUMENT"), status=400)
+        return json_response(fcm_error(400, "INVALID_ARGUMENT", message, "INVALID_ARGUMENT"), status=400)
 
     # --- Web Push (RFC 8030, VAPID RFC 8292) -----------------------------------
-    async def webpush(self, request: web.Request) -> web.Response:
-        subscription = request.match_info["subscription"]
+    def webpush(self, request: Request) -> Response:
+        subscription = request.match
         refusal = self._check_vapid(request)
         if refusal:
             self.behaviour.count("webpush", "unauthorized")
-            return web.Response(status=401, text=refusal)
-        if "TTL" not in request.headers:
-            return web.Response(status=400, text="TTL header required")
-        if request.headers.get("Content-Encoding", "").lower() != "aes128gcm":
-            return web.Response(status=400, text="Content-Encoding must be aes128gcm")
-        body = await request.read()
+            return text_response(refusal, 401)
+        if "ttl" not in request.headers:
+            return text_response("TTL header required", 400)
+        if request.headers.get("content-encoding", "").lower() != "aes128gcm":
+            return text_response("Content-Encoding must be aes128gcm", 400)
+        body = request.body
         if len(body) > WEBPUSH_MAX_BODY_BYTES:
             self.behaviour.count("webpush", "too_large")
-            return web.Response(status=413, text="Payload Too Large")
+            return text_response("Payload Too Large", 413)
         outcome = self.behaviour.decide(subscription)
-        await self._latency()
         self.behaviour.count("webpush", outcome)
         kept = ("content-encoding", "authorization", "ttl", "urgency", "topic")
         headers = {name: request.headers[name] for name in kept if name in request.headers}
         self.store.add("webpush", subscription, {"encrypted_bytes": len(body)}, headers, outcome)
         if outcome == "ok":
-            return web.Response(status=201, headers={"Location": f"/wp/messages/{next(self.ids)}"})
-        return web.Response(
-            status=WEBPUSH_STATUS[outcome], text=f"Simulated {outcome}", headers=self._retry_after(outcome)
-        )
+            response = Response(201, headers={"Location": f"/wp/messages/{next(self.ids)}"})
+        else:
+            response = text_response(f"Simulated {outcome}", WEBPUSH_STATUS[outcome], self._retry_after(outcome))
+        response.delay = self.behaviour.latency()
+        return response
 
-    def _check_vapid(self, request: web.Request) -> str | None:
-        header = request.headers.get("Authorization", "")
+    def _check_vapid(self, request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
         expiry = self.vapid_verified.get(header)
         if expiry and expiry > time.time():
             return None
@@ -204,38 +206,31 @@ class HttpServices:
         return None
 
     # --- Control -----------------------------------------------------------------
-    async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+    def health(self, request: Request) -> Response:
+        return json_response({"ok": True})
 
-    async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.behaviour.stats())
+    def stats(self, request: Request) -> Response:
+        return json_response(self.behaviour.stats())
 
-    async def messages(self, request: web.Request) -> web.Response:
-        return web.json_response(self.store.get(request.query.get("token", "")))
+    def messages(self, request: Request) -> Response:
+        return json_response(self.store.get(request.query.get("token", "")))
 
-    async def received(self, request: web.Request) -> web.Response:
+    def received(self, request: Request) -> Response:
         """How many messages each token (with the given prefix) received."""
-        return web.json_response(self.store.counts(request.query.get("prefix", "")))
+        return json_response(self.store.counts(request.query.get("prefix", "")))
 
-    async def config(self, request: web.Request) -> web.Response:
+    def config(self, request: Request) -> Response:
         try:
-            self.behaviour.configure(await request.json())
+            self.behaviour.configure(request.json())
         except (ValueError, TypeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response(self.behaviour.config.as_dict())
+            return json_response({"error": str(exc)}, status=400)
+        return json_response(self.behaviour.config.as_dict())
 
-    async def reset(self, request: web.Request) -> web.Response:
+    def reset(self, request: Request) -> Response:
         self.behaviour.reset()
         self.store.clear()
-        return web.json_response(self.behaviour.config.as_dict())
+        return json_response(self.behaviour.config.as_dict())
 
     # --- helpers -------------------------------------------------------------------
-    async def _latency(self) -> None:
-        delay = self.behaviour.latency()
-        if delay:
-            import asyncio
-
-            await asyncio.sleep(delay)
-
     def _retry_after(self, outcome: str) -> dict[str, str]:
         return {"Retry-After": str(self.behaviour.config.retry_after)} if outcome in RETRY_AFTER_OUTCOMES else {}

@@ -119,3 +119,29 @@ def test_fractional_fault_rates_are_kept_and_applied(sim):
         fcm_send(sim, {"token": f"ok-rate-{i}"}, token)
     unavailable = sim.stats()["totals"].get("unavailable", 0)
     assert 25 < unavailable < 75, unavailable
+
+
+def test_http_answers_follow_request_order_on_one_connection(sim):
+    """Pipelined requests, a chunked body and `Connection: close`, as HTTP/1.1 clients may send them."""
+    import socket
+    from urllib.parse import urlsplit
+
+    sim.configure(latency_ms=100)
+    address = urlsplit(sim.base_url)
+    token = fcm_token(sim)
+    send = (
+        "POST /v1/projects/pushcart-sim/messages:send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{size:x}\r\n{body}\r\n0\r\n\r\n"
+    )
+    body = '{"message": {"token": "ok-pipelined"}}'
+    held_back = send.format(token=token, size=len(body), body=body)  # answered after 100 ms
+    immediate = "GET /control/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
+        connection.sendall((held_back + immediate).encode())
+        answers = b""
+        while chunk := connection.recv(65536):  # the server closes after the second answer
+            answers += chunk
+    first, second = answers.split(b"HTTP/1.1 ")[1:]
+    assert first.startswith(b"200 OK") and b'"name": "projects/pushcart-sim/messages/' in first
+    assert second.startswith(b"200 OK") and b"Connection: close" in second and second.endswith(b'{"ok": true}')
+    assert len(sim.messages("ok-pipelined")) == 1
