@@ -117,7 +117,10 @@ class Notification(models.Model):
             ),
             models.Index(fields=["send_at"], name="notification_due", condition=models.Q(status="scheduled")),
             models.Index(fields=["updated_at"], name="notification_pending", condition=models.Q(status="pending")),
-            models.Index(fields=["source", "source_ref"], name="notification_source"),
+            # A campaign's rows are found by campaign_once_per_user (source_ref first), so they skip this one.
+            models.Index(
+                fields=["source", "source_ref"], name="notification_source", condition=~models.Q(source="campaign")
+            ),
         ]
 
     def __str__(self) -> str:
