@@ -80,7 +80,7 @@ def main() -> None:
             ("FCM, fast transport (keep-alive pool)", "fcm", "http"),
             ("FCM, firebase-admin send_each", "fcm", "sdk"),
             ("APNs (aioapns, HTTP/2)", "apns", None),
-            ("Web Push (pywebpush)", "webpush", None),
+            ("Web Push (pywebpush encryption, keep-alive pool)", "webpush", None),
         ]:
             if transport:
                 settings.FCM_TRANSPORT = transport

@@ -178,7 +178,9 @@ class HttpServices:
         self.behaviour.count("webpush", outcome)
         kept = ("content-encoding", "authorization", "ttl", "urgency", "topic")
         headers = {name: request.headers[name] for name in kept if name in request.headers}
-        self.store.add("webpush", subscription, {"encrypted_bytes": len(body)}, headers, outcome)
+        # The body as received (base64), so that a test holding the subscription's private key can decrypt it.
+        encrypted = {"encrypted_bytes": len(body), "body": base64.b64encode(body).decode()}
+        self.store.add("webpush", subscription, encrypted, headers, outcome)
         if outcome == "ok":
             response = Response(201, headers={"Location": f"/wp/messages/{next(self.ids)}"})
         else:

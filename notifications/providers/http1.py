@@ -88,7 +88,7 @@ class _Connection(asyncio.Protocol):
 
 
 class KeepAlivePool:
-    """Up to `max_connections` keep-alive connections to the origin of `url`; POSTs to its path."""
+    """Up to `max_connections` keep-alive connections to the origin of `url`; POSTs to its path (or another)."""
 
     def __init__(
         self, url: str, *, max_connections: int, timeout_seconds: float, ssl_context: ssl.SSLContext | None = None
@@ -97,23 +97,28 @@ class KeepAlivePool:
         self.secure = parts.scheme == "https"
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if self.secure else 80)
-        host_header = parts.netloc.rsplit("@", 1)[-1]
+        self._host_header = parts.netloc.rsplit("@", 1)[-1]
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._request_head = f"POST {self.path} HTTP/1.1\r\nHost: {host_header}\r\n".encode("latin-1")
+        self._request_head = self._head(self.path)
         self._ssl = (ssl_context or ssl.create_default_context()) if self.secure else None
         self._timeout = timeout_seconds
         self._idle: deque[_Connection] = deque()
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
 
-    async def post(self, body: bytes, headers: bytes) -> Response:
-        """POST `body` with `headers` (ready-made `Name: value\\r\\n` lines, Content-Length excluded)."""
+    def _head(self, path: str) -> bytes:
+        return f"POST {path} HTTP/1.1\r\nHost: {self._host_header}\r\n".encode("latin-1")
+
+    async def post(self, body: bytes, headers: bytes, path: str | None = None) -> Response:
+        """POST `body` with `headers` (ready-made `Name: value\\r\\n` lines, Content-Length excluded) to the
+        pool's path, or to `path` on the same origin."""
+        head = self._request_head if path is None else self._head(path)
         async with self._slots:
             connection = await self._connection()
             loop = asyncio.get_running_loop()
             waiter = connection.waiter = loop.create_future()
             connection.transport.write(  # type: ignore[union-attr]
-                b"%b%bContent-Length: %d\r\n\r\n%b" % (self._request_head, headers, len(body), body)
+                b"%b%bContent-Length: %d\r\n\r\n%b" % (head, headers, len(body), body)
             )
             # A plain timer, not asyncio.wait_for (which costs a task-like wrapper per request).
             timer = loop.call_later(self._timeout, connection._fail, HttpError(f"No answer within {self._timeout:g} s"))

@@ -32,9 +32,9 @@ def foreign_apns_key(tmp_path: Path) -> Path:
     return path
 
 
-def browser_subscription() -> tuple[str, str]:
-    """p256dh and auth as a browser's PushSubscription gives them."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def browser_subscription(key: ec.EllipticCurvePrivateKey | None = None) -> tuple[str, str]:
+    """p256dh and auth as a browser's PushSubscription gives them (for `key`, the browser's private key)."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     encode = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
     return encode(point), encode(b"0123456789abcdef")
