@@ -30,6 +30,7 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
+from config import bulk_sql
 from devices.models import Device
 
 logger = logging.getLogger(__name__)
@@ -101,14 +102,20 @@ def _generation_key(user_id: str) -> str:
     return f"{settings.DEVICE_TOKEN_CACHE_PREFIX}:g:{user_id}"
 
 
-_TARGET_COLUMNS = ["pk" if f.name == "device_id" else f.name for f in dataclasses.fields(DeviceTarget)]
+_TARGET_COLUMNS = ", ".join(
+    "id" if f.name == "device_id" else Device._meta.get_field(f.name).column for f in dataclasses.fields(DeviceTarget)
+)
+# As tuples, not models, and the users as one array parameter bound in binary (not one placeholder each):
+# a campaign page reads 1,000 shoppers' devices at once.
+_ACTIVE_DEVICES = f"""
+SELECT {_TARGET_COLUMNS} FROM {Device._meta.db_table}
+WHERE user_id = ANY(%b::text[]) AND is_active ORDER BY id
+"""  # noqa: S608 - only column and table names are formatted in
 
 
 def _load_from_database(user_ids: Iterable[str]) -> dict[str, list[DeviceTarget]]:
     loaded: dict[str, list[DeviceTarget]] = {user_id: [] for user_id in user_ids}
-    # As tuples, not models: a campaign's first page fills the cache for 1,000 shoppers at once.
-    rows = Device.objects.filter(user_id__in=list(loaded), is_active=True).order_by("pk").values_list(*_TARGET_COLUMNS)
-    for row in rows:
+    for row in bulk_sql.execute(_ACTIVE_DEVICES, [list(loaded)]):
         target = DeviceTarget(*row)
         loaded[target.user_id].append(target)
     return loaded
