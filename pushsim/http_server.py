@@ -142,7 +142,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
-        self._body.append(body)
+        if self._size <= MAX_BODY_BYTES:  # past it, only counted: the answer is 413
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         url = httptools.parse_url(self._url)
