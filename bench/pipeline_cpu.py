@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="Print yappi's top N functions.")
     parser.add_argument("--warm-cache", action="store_true", help="Load the token cache before measuring.")
     parser.add_argument(
-        "--no-freeze", action="store_true", help="Leave startup objects to the garbage collector (workers freeze them)."
+        "--default-gc", action="store_true", help="Leave garbage collection as Python sets it (workers tune it)."
     )
     args = parser.parse_args()
 
@@ -51,7 +51,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
     from audience.models import Segment
     from campaigns.fanout import fan_out_page
     from campaigns.models import Campaign, CampaignRun, CampaignStatus
-    from config.celery import freeze_startup_objects
+    from config.celery import tune_garbage_collection
     from devices.models import Device
     from devices.token_cache import tokens_for_users
     from notifications.creation import PROCESS_CHUNK
@@ -73,8 +73,8 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
         for start in range(0, len(users), 1000):
             tokens_for_users(users[start : start + 1000])
     runtime.reset()  # connections and provider tokens are made in the first page, as in a fresh worker
-    if not args.no_freeze:
-        freeze_startup_objects()  # as each worker process does when it starts
+    if not args.default_gc:
+        tune_garbage_collection()  # as each worker process does when it starts
 
     profiler = None
     if args.profile:
