@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import time
 from zoneinfo import ZoneInfo
 
@@ -54,14 +54,7 @@ def preferences_for(user_ids: Iterable[str]) -> dict[str, EffectivePreference]:
         user_id: EffectivePreference(user_id, frozenset(disabled), *rest)
         for user_id, disabled, *rest in bulk_sql.execute(_PREFERENCES, [list(wanted)])
     }
-    default = default_preference("")
-    defaults = (
-        default.disabled_categories,
-        default.quiet_hours_enabled,
-        default.quiet_hours_start,
-        default.quiet_hours_end,
-        default.timezone,
-    )
+    defaults = astuple(default_preference(""))[1:]  # every field but the user id
     return {user_id: found.get(user_id) or EffectivePreference(user_id, *defaults) for user_id in wanted}
 
 

@@ -14,7 +14,7 @@ from h2.config import H2Configuration
 from h2.connection import H2Connection
 
 from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
-from notifications.providers.payloads import ApnsPush, PayloadTooLargeError, apns_push
+from notifications.providers.payloads import PayloadTooLargeError, PerMessage, apns_push
 
 TOKEN_INVALID_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
 # The provider token (our JWT) or the key behind it was refused: every push
@@ -112,18 +112,13 @@ class ApnsProvider(PushProvider):
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
         limit = asyncio.Semaphore(self._max_concurrency)
-        pushes: dict[int, ApnsPush | PayloadTooLargeError] = {}  # by message: a batch's requests mostly share one
+        pushes = PerMessage(apns_push)
 
         async def send(request: SendRequest) -> Outcome:
-            push = pushes.get(id(request.message))
-            if push is None:
-                try:
-                    push = apns_push(request.message)
-                except PayloadTooLargeError as exc:
-                    push = exc
-                pushes[id(request.message)] = push
-            if isinstance(push, PayloadTooLargeError):
-                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(push))
+            try:
+                push = pushes(request.message)
+            except PayloadTooLargeError as exc:
+                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             notification = NotificationRequest(
                 device_token=request.target.token,
                 message=push.payload,

@@ -29,7 +29,7 @@ from notifications.providers.base import (
     parse_retry_after,
 )
 from notifications.providers.http1 import HttpError, KeepAlivePool
-from notifications.providers.payloads import FcmBodyTemplate, PayloadTooLargeError
+from notifications.providers.payloads import FcmBodyTemplate, PayloadTooLargeError, PerMessage
 
 logger = logging.getLogger(__name__)
 
@@ -114,15 +114,11 @@ class FcmHttpProvider(PushProvider):
     async def _send_all(self, requests: Sequence[SendRequest], token: str) -> list[Outcome]:
         headers = f"Authorization: Bearer {token}\r\nContent-Type: application/json; UTF-8\r\n".encode()
         pool = self._client()
-        templates: dict[int, FcmBodyTemplate] = {}  # by message: a batch's requests mostly share one
+        templates = PerMessage(FcmBodyTemplate.of)
 
         async def send(request: SendRequest) -> Outcome:
-            message = request.message
-            template = templates.get(id(message))
-            if template is None:
-                template = templates[id(message)] = FcmBodyTemplate.of(message)
             try:
-                body = template.body(request.target.token)
+                body = templates(request.message).body(request.target.token)
             except PayloadTooLargeError as exc:
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             return await self._post(pool, body, headers)

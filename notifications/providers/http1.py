@@ -16,7 +16,7 @@ import asyncio
 import ssl
 from collections import deque
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httptools
 
@@ -87,6 +87,11 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def request_target(parts: SplitResult) -> str:
+    """What goes after POST in the request line: the URL's path and query."""
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 class KeepAlivePool:
     """Up to `max_connections` keep-alive connections to the origin of `url`; POSTs to its path (or another)."""
 
@@ -98,7 +103,7 @@ class KeepAlivePool:
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if self.secure else 80)
         self._host_header = parts.netloc.rsplit("@", 1)[-1]
-        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.path = request_target(parts)
         self._request_head = self._head(self.path)
         self._ssl = (ssl_context or ssl.create_default_context()) if self.secure else None
         self._timeout = timeout_seconds

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from notifications.providers.base import Priority, PushMessage
 
@@ -25,6 +27,34 @@ class PayloadTooLargeError(ValueError):
     def __init__(self, provider: str, size: int, limit: int) -> None:
         super().__init__(f"{provider} payload is {size} bytes; the provider's limit is {limit} bytes.")
         self.size, self.limit = size, limit
+
+
+T = TypeVar("T")
+
+
+class PerMessage(Generic[T]):
+    """What a provider builds from a message, built once per batch: a batch's requests mostly share one
+    message (a campaign's content in one language). A message too large is remembered as its error.
+
+    Keyed by the message's identity: the batch's requests hold every message for as long as this lives.
+    """
+
+    def __init__(self, build: Callable[[PushMessage], T]) -> None:
+        self._build = build
+        self._built: dict[int, T | PayloadTooLargeError] = {}
+
+    def __call__(self, message: PushMessage) -> T:
+        """The message's build; raises its PayloadTooLargeError."""
+        built = self._built.get(id(message))
+        if built is None:
+            try:
+                built = self._build(message)
+            except PayloadTooLargeError as exc:
+                built = exc
+            self._built[id(message)] = built
+        if isinstance(built, PayloadTooLargeError):
+            raise built
+        return built
 
 
 def _dumps(value: object) -> bytes:

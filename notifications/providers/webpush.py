@@ -11,8 +11,8 @@ from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
 from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
-from notifications.providers.http1 import HttpError, KeepAlivePool
-from notifications.providers.payloads import PayloadTooLargeError, webpush_headers, webpush_payload
+from notifications.providers.http1 import HttpError, KeepAlivePool, request_target
+from notifications.providers.payloads import PayloadTooLargeError, PerMessage, webpush_headers, webpush_payload
 
 VAPID_LIFETIME_SECONDS = 12 * 3600
 
@@ -75,22 +75,17 @@ class WebPushProvider(PushProvider):
         return pool
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
-        payloads: dict[int, bytes | PayloadTooLargeError] = {}  # by message: a batch's requests mostly share one
-        heads: dict[tuple[int, str], bytes] = {}  # by message and origin
+        payloads = PerMessage(webpush_payload)
+        heads: dict[tuple[int, str], bytes] = {}  # by message (as PerMessage) and origin
 
         async def send(request: SendRequest) -> Outcome:
             message, endpoint = request.message, request.target.token
-            payload = payloads.get(id(message))
-            if payload is None:
-                try:
-                    payload = webpush_payload(message)
-                except PayloadTooLargeError as exc:
-                    payload = exc
-                payloads[id(message)] = payload
-            if isinstance(payload, PayloadTooLargeError):
-                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(payload))
+            try:
+                payload = payloads(message)
+            except PayloadTooLargeError as exc:
+                return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             parts = urlsplit(endpoint)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            path = request_target(parts)
             if parts.scheme not in ("http", "https") or not _is_plain(parts.netloc + path):
                 return Outcome(OutcomeKind.TOKEN_INVALID, code="bad_subscription", text="Not a push service URL.")
             subscription = {
