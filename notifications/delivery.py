@@ -1,18 +1,17 @@
-"""The sending pipeline: notifications → deliveries → provider batches → recorded outcomes.
+"""The sending path: notifications → deliveries → provider batches → recorded outcomes.
 
-Fresh deliveries are written already claimed (`sending`) in the transaction
-that moves their notifications out of `pending`, and sent from memory; retries
-and requeued ones are claimed by a conditional update. Every later state
-change is conditional too (only from the state the step expects), so a
-redelivered task, the sweep and a second worker skip what another has already
-claimed or sent.
+A batch of pending notifications is judged and sent in one transaction that keeps them locked
+(FOR UPDATE) while their pushes go out. When the providers have answered, each delivery is written
+once, in its final state, with its attempt, and the notifications with theirs: a push sent at the
+first try costs no row written twice. Retries and requeued deliveries are claimed by a conditional
+update and their outcomes written conditionally too (only from the state the step expects), so a
+redelivered task, the sweep and a second worker skip what another has already claimed or sent.
 
-The one window left: a worker that dies after the provider accepted a batch
-and before the outcomes are written (a few milliseconds per batch) leaves
-those deliveries in `sending`; the sweep requeues them after
-DELIVERY_STUCK_AFTER_SECONDS and they are sent a second time. Outcomes are
-written right after each provider batch returns, so the window is one
-batch's database write, never a whole notification.
+The one window: a worker that dies while sending a batch rolls its transaction back. The
+notifications are `pending` again, and the redelivered task or the sweep sends them once more, so a
+push the provider accepted before the death goes twice. Shopper protection counts by notification
+id, so judging them again counts nothing twice. For a retry the window is one provider batch: the
+sweep requeues deliveries left `sending` after DELIVERY_STUCK_AFTER_SECONDS.
 """
 
 from __future__ import annotations
@@ -122,89 +121,117 @@ class Pending:
 
 
 def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
-    """Create the deliveries of pending notifications as `queued`; returns their ids (send_deliveries sends them)."""
-    return [item.pk for item in _prepare(notification_ids, claim=False)]
+    """Create the deliveries of pending notifications as `queued`, unsent; returns their ids (for send_deliveries)."""
+    with transaction.atomic():
+        judged = _judge_pending(notification_ids, claim=False)
+        if judged is None:
+            return []
+        _write_judged(judged, [])
+    judged.count_held_back()
+    return [item.pk for item in judged.deliveries]
 
 
 def process_notifications(notification_ids: Iterable[int]) -> dict[str, int]:
-    """Create the deliveries of pending notifications and send them at once (the worker's task).
+    """Judge pending notifications, send them to their users' devices and write it all at once (the worker's task).
 
-    The deliveries are written already claimed (`sending`, first attempt) and sent from what is in
-    memory, so a fresh notification costs no second read of what was just written. A worker that
-    dies between the commit and the recorded outcomes leaves them `sending`: the sweep requeues them,
-    as for any claimed delivery (see the module's docstring).
+    One transaction holds the notifications locked while their pushes go out, then writes each
+    delivery in its final state (see the module's docstring for what a worker's death costs).
     """
-    claimed = _prepare(notification_ids, claim=True)
-    totals: dict[str, int] = defaultdict(int)
-    by_provider: dict[str, list[Claimed]] = defaultdict(list)
-    for item in claimed:
-        if item.status == DeliveryStatus.SENDING:
-            by_provider[item.provider].append(item)
-    batch = settings.DELIVERY_SEND_BATCH
-    for provider, items in by_provider.items():
-        for start in range(0, len(items), batch):
-            for outcome, count in _send_claimed(provider, items[start : start + batch]).items():
-                totals[outcome] += count
-    # Deliveries that could not be claimed here (a rate-limited provider) go the queued way.
-    queued = [item.pk for item in claimed if item.status == DeliveryStatus.QUEUED]
+    sent: list[SentBatch] = []
+    with transaction.atomic():
+        judged = _judge_pending(notification_ids, claim=True)
+        if judged is None:
+            return {}
+        by_provider: dict[str, list[Claimed]] = defaultdict(list)
+        for item in judged.deliveries:
+            if item.status == DeliveryStatus.SENDING:
+                by_provider[item.provider].append(item)
+        size = settings.DELIVERY_SEND_BATCH
+        for provider, items in by_provider.items():
+            for start in range(0, len(items), size):
+                sent.append(_send(provider, items[start : start + size]))
+        _write_judged(judged, sent)
+    judged.count_held_back()
+    _after_outcomes(sent)
+    totals = _counts(sent)
+    # Deliveries that could not be sent here (a rate-limited provider) go the queued way.
+    queued = [item.pk for item in judged.deliveries if item.status == DeliveryStatus.QUEUED]
     for outcome, count in send_deliveries(queued).items():
         totals[outcome] += count
     return dict(totals)
 
 
-def _prepare(notification_ids: Iterable[int], *, claim: bool) -> list[Claimed]:
-    """Lock pending notifications, judge them (notifications.policy) and write one delivery per active device.
+@dataclass
+class Judged:
+    """A batch of notifications judged, with the deliveries they make (ids taken, not yet written)."""
 
-    Tokens come from the Redis cache for all users at once. A notification whose
-    user has no active device is marked so: it is not an error.
+    now: datetime
+    deliveries: list[Claimed]
+    sent: list[Pending]
+    without_device: list[Pending]
+    held_back: list[tuple[Pending, policy.Verdict]]
+
+    @property
+    def states(self) -> list[tuple[Pending, policy.Verdict]]:
+        """Every notification of the batch, with the verdict that sets its new state."""
+        return [*((n, _SEND) for n in self.sent), *((n, _NO_DEVICE) for n in self.without_device), *self.held_back]
+
+    def count_held_back(self) -> None:
+        metrics.notifications_without_device(len(self.without_device))
+        for (category, policy_code), count in Counter((n.category, v.policy) for n, v in self.held_back).items():
+            metrics.notifications_held_back(category, policy_code, count)
+
+
+def _judge_pending(notification_ids: Iterable[int], *, claim: bool) -> Judged | None:
+    """Lock pending notifications, judge them (notifications.policy) and plan one delivery per active device.
+
+    Runs in the caller's transaction, which writes the result (_write_judged) before it commits.
+    Tokens come from the Redis cache for all users at once. A notification whose user has no active
+    device is marked so: it is not an error.
     """
-    with transaction.atomic():
-        now = timezone.now()
-        notifications = _take_pending(notification_ids, now)
-        if not notifications:
-            return []
-        # Only order updates fill the token cache: campaigns read their (mostly uncached) shoppers once.
-        fill = any(policy.is_transactional(n.category) for n in notifications)
-        cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
-        targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
-        without = [n for n in notifications if not targets[n.pk]]
-        tests = [n for n in notifications if targets[n.pk] and n.source == Source.TEST]
-        verdicts = policy.judge(
-            [n for n in notifications if targets[n.pk] and n.source != Source.TEST], cached, now=now
-        )
-        verdicts.update({n.pk: policy.Verdict(policy.SEND) for n in tests})  # a marketer's test: not protected
-        to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
-        sent_ids = {n.pk for n in to_send}
-        created = _insert_deliveries(to_send, targets, claim=claim, now=now)
-        Notification.objects.filter(pk__in=[n.pk for n in without]).update(
-            status=NotificationStatus.NO_DEVICE, updated_at=now
-        )
-        held_back = [(n, verdicts[n.pk]) for n in notifications if n.pk in verdicts and n.pk not in sent_ids]
-        held_back = _yield_to_newer_waiting_sends(held_back)
-        _write_verdicts(held_back, now)
-    metrics.notifications_without_device(len(without))
-    for (category, policy_code), count in Counter((n.category, v.policy) for n, v in held_back).items():
-        metrics.notifications_held_back(category, policy_code, count)
-    return created
+    now = timezone.now()
+    notifications = _lock_pending(notification_ids)
+    if not notifications:
+        return None
+    # Only order updates fill the token cache: campaigns read their (mostly uncached) shoppers once.
+    fill = any(policy.is_transactional(n.category) for n in notifications)
+    cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
+    targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
+    tests = [n for n in notifications if targets[n.pk] and n.source == Source.TEST]
+    verdicts = policy.judge([n for n in notifications if targets[n.pk] and n.source != Source.TEST], cached, now=now)
+    verdicts.update({n.pk: _SEND for n in tests})  # a marketer's test: not protected
+    to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
+    without = [n for n in notifications if not targets[n.pk]]
+    held_back = [(n, v) for n in notifications if (v := verdicts.get(n.pk)) is not None and v.action != policy.SEND]
+    return Judged(
+        now=now,
+        deliveries=_plan_deliveries(to_send, targets, claim=claim, now=now),
+        sent=to_send,
+        without_device=without,
+        held_back=_yield_to_newer_waiting_sends(held_back),
+    )
 
 
-# Locks the batch's pending notifications (skipping any another worker holds) and moves them to `sending` in
-# one statement; the few that are then held back or have no device are rewritten in the same transaction.
-_TAKE_PENDING = f"""
-WITH taken AS (
-    SELECT id FROM {Notification._meta.db_table}
-    WHERE id = ANY(%b::bigint[]) AND status = '{NotificationStatus.PENDING}'
-    ORDER BY id FOR UPDATE SKIP LOCKED
-)
-UPDATE {Notification._meta.db_table} AS n SET status = '{NotificationStatus.SENDING}', updated_at = %b
-FROM taken WHERE n.id = taken.id
-RETURNING {", ".join("n." + ("id" if name == "pk" else name) for name in NOTIFICATION_FIELDS)}
+def _write_judged(judged: Judged, sent: list[SentBatch]) -> None:
+    """Write a judged batch: its deliveries as they ended, their attempts, failed records, the notifications' states."""
+    _insert_deliveries(judged.deliveries, judged.now)
+    _write_attempts_and_failures(sent)
+    _write_verdicts(judged.states, timezone.now())
+
+
+# Takes the batch's pending notifications, skipping any another worker holds; they stay locked until
+# the transaction that sends them has written their new states.
+_LOCK_PENDING = f"""
+SELECT {", ".join("id" if name == "pk" else name for name in NOTIFICATION_FIELDS)}
+FROM {Notification._meta.db_table}
+WHERE id = ANY(%b::bigint[]) AND status = '{NotificationStatus.PENDING}'
+ORDER BY id FOR UPDATE SKIP LOCKED
 """  # noqa: S608 - only constants are formatted in
 _JSON_FIELDS = [NOTIFICATION_FIELDS.index(name) for name in ("data", "translations", "frequency_caps")]
 
 
-def _take_pending(notification_ids: Iterable[int], now: datetime) -> list[Pending]:
-    rows = bulk_sql.execute(_TAKE_PENDING, [list(notification_ids), now])
+def _lock_pending(notification_ids: Iterable[int]) -> list[Pending]:
+    rows = bulk_sql.execute(_LOCK_PENDING, [list(notification_ids)])
     decoded: dict[str, object] = {}  # a campaign's rows share their JSON: each text is decoded once
     notifications = []
     for row in rows:
@@ -215,26 +242,19 @@ def _take_pending(notification_ids: Iterable[int], now: datetime) -> list[Pendin
                 decoded[text] = json.loads(text)
             values[index] = decoded[text]
         notifications.append(Pending(*values))
-    notifications.sort(key=lambda n: n.pk)
     return notifications
 
 
-# One statement for all of a batch's deliveries (Django's bulk_create cost 250 µs a row here).
-_INSERT_DELIVERIES = f"""
-INSERT INTO {Delivery._meta.db_table}
-    (notification_id, device_id, provider, token, status, attempts, next_attempt_at, provider_message_id,
-     last_error_code, last_error_text, created_at, updated_at)
-SELECT n, d, p, t, s, a, w, '', '', '', %b, %b
-FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::int[], %b::timestamptz[])
-    AS v(n, d, p, t, s, a, w)
-RETURNING id, notification_id, device_id
+_TAKE_DELIVERY_IDS = f"""
+SELECT nextval(q.s) FROM (SELECT pg_get_serial_sequence('{Delivery._meta.db_table}', 'id')::regclass AS s) AS q,
+    generate_series(1, %b::int)
 """  # noqa: S608 - only the table name is formatted in
 
 
-def _insert_deliveries(
+def _plan_deliveries(
     notifications: list[Pending], targets: dict[int, list[DeviceTarget]], *, claim: bool, now: datetime
 ) -> list[Claimed]:
-    """Write the deliveries; claimed ones are written `sending` (first attempt) unless their provider must wait."""
+    """One delivery per device, its id taken: `sending` (first attempt) if claimed, unless its provider must wait."""
     paused = dict(ProviderPause.objects.filter(paused_until__gt=now).values_list("provider", "paused_until"))
     items: list[Claimed] = []
     messages: dict[tuple, PushMessage] = {}  # a campaign's devices share one message per language
@@ -268,33 +288,54 @@ def _insert_deliveries(
                     next_attempt_at=wait,
                 )
             )
-    if not items:
-        return []
-    rows = bulk_sql.execute(
-        _INSERT_DELIVERIES,
-        [
-            now,
-            now,
-            [i.notification_id for i in items],
-            [i.device_id for i in items],
-            [i.provider for i in items],
-            [i.token for i in items],
-            [i.status for i in items],
-            [i.attempts for i in items],
-            [i.next_attempt_at for i in items],
-        ],
-    )
-    ids = {(n, d): pk for pk, n, d in rows}
-    for item in items:
-        item.pk = ids[(item.notification_id, item.device_id)]
+    if items:
+        ids = bulk_sql.execute(_TAKE_DELIVERY_IDS, [len(items)])
+        for item, (pk,) in zip(items, ids, strict=True):
+            item.pk = pk
     return items
 
 
+# One statement for all of a batch's deliveries, as they ended (Django's bulk_create cost 250 µs a row here).
+_INSERT_DELIVERIES = f"""
+INSERT INTO {Delivery._meta.db_table}
+    (created_at, id, notification_id, device_id, provider, token, status, attempts, next_attempt_at,
+     provider_message_id, last_error_code, last_error_text, delivered_at, updated_at)
+SELECT %b, * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::int[],
+                         %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
+"""  # noqa: S608 - only the table name is formatted in
+_DELIVERY_COLUMNS = (
+    "pk",
+    "notification_id",
+    "device_id",
+    "provider",
+    "token",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "provider_message_id",
+    "last_error_code",
+    "last_error_text",
+    "delivered_at",
+    "updated_at",
+)
+
+
+def _insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
+    if deliveries:
+        for item in deliveries:
+            if item.updated_at is None:  # not sent (queued or paused): written as planned
+                item.updated_at = created_at
+        bulk_sql.execute(
+            _INSERT_DELIVERIES, [created_at, *([getattr(d, name) for d in deliveries] for name in _DELIVERY_COLUMNS)]
+        )
+
+
+_SEND = policy.Verdict(action=policy.SEND)
 _NO_DEVICE = policy.Verdict(action="no_device")
 
 
 def _content_of(n: Pending) -> tuple:
-    # data and translations are the same objects for rows with the same JSON (see _take_pending).
+    # data and translations are the same objects for rows with the same JSON (see _lock_pending).
     return (
         n.title,
         n.body,
@@ -315,7 +356,7 @@ def _targets_of(notification: Pending, devices: list[DeviceTarget]) -> list[Devi
     return [d for d in devices if d.device_id == notification.target_device_id]
 
 
-# One statement for every held-back notification of a batch (deferred ones get a new send_at and what is left
+# One statement for every notification of a batch (deferred ones get a new send_at and what is left
 # of their TTL, so that TTL still counts from when they were first due).
 _WRITE_VERDICTS = f"""
 UPDATE {Notification._meta.db_table} AS n SET
@@ -325,6 +366,13 @@ FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],
     AS v(id, status, policy, reason, send_at, ttl)
 WHERE n.id = v.id
 """  # noqa: S608 - only the table name is formatted in
+_STATUS_OF = {
+    policy.SEND: NotificationStatus.SENDING,
+    "no_device": NotificationStatus.NO_DEVICE,
+    policy.DEFER: NotificationStatus.SCHEDULED,
+    policy.SUPPRESS: NotificationStatus.SUPPRESSED,
+    policy.CANCEL: NotificationStatus.CANCELLED,
+}
 
 
 def _yield_to_newer_waiting_sends(
@@ -354,24 +402,19 @@ def _yield_to_newer_waiting_sends(
     return result
 
 
-def _write_verdicts(held_back: list[tuple[Pending, policy.Verdict]], now: datetime) -> None:
-    if not held_back:
+def _write_verdicts(states: list[tuple[Pending, policy.Verdict]], now: datetime) -> None:
+    if not states:
         return
-    statuses = {
-        policy.DEFER: NotificationStatus.SCHEDULED,
-        policy.SUPPRESS: NotificationStatus.SUPPRESSED,
-        policy.CANCEL: NotificationStatus.CANCELLED,
-    }
     bulk_sql.execute(
         _WRITE_VERDICTS,
         [
             now,
-            [n.pk for n, _ in held_back],
-            [statuses[v.action] for _, v in held_back],
-            [v.policy for _, v in held_back],
-            [v.reason[:500] for _, v in held_back],
-            [v.send_at for _, v in held_back],
-            [v.ttl_seconds for _, v in held_back],
+            [n.pk for n, _ in states],
+            [_STATUS_OF[v.action] for _, v in states],
+            [v.policy for _, v in states],
+            [v.reason[:500] for _, v in states],
+            [v.send_at for _, v in states],
+            [v.ttl_seconds for _, v in states],
         ],
     )
 
@@ -443,7 +486,30 @@ def _send_batch(provider: str, ids: list[int]) -> dict[str, int]:
 
 
 def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
-    """Send claimed deliveries (skipping those past their TTL) and record every outcome."""
+    """Send claimed deliveries (already written `sending`) and record every outcome."""
+    sent = [_send(provider, claimed)]
+    with transaction.atomic():
+        _write_states([item for item, _ in sent[0].results])
+        _write_attempts_and_failures(sent)
+    _after_outcomes(sent)
+    return dict(_counts(sent))
+
+
+@dataclass
+class SentBatch:
+    """One provider call's outcomes, settled into each delivery's new state (not yet written)."""
+
+    provider: str
+    results: list[tuple[Claimed, Outcome]]
+    sent_at: datetime
+    latency_ms: int
+    failures: list[FailedDelivery]
+    invalid_tokens: list[str]
+    pause: Outcome | None
+
+
+def _send(provider: str, claimed: list[Claimed]) -> SentBatch:
+    """Send deliveries (skipping those past their TTL) and settle each one's new state from its outcome."""
     fresh, expired = [], []
     now = timezone.now()
     for item in claimed:
@@ -456,15 +522,85 @@ def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
     expired_outcome = Outcome(
         OutcomeKind.PERMANENT, code="expired", text="The notification's TTL ran out before it could be sent."
     )
-    record_outcomes(
-        provider,
-        [*zip(fresh, outcomes, strict=True), *((item, expired_outcome) for item in expired)],
-        sent_at=sent_at,
-        latency_ms=latency_ms,
-    )
-    counts: dict[str, int] = defaultdict(int)
-    for outcome in [*outcomes, *([expired_outcome] * len(expired))]:
-        counts[outcome.kind.value] += 1
+    results = [*zip(fresh, outcomes, strict=True), *((item, expired_outcome) for item in expired)]
+    return _settle(SentBatch(provider, results, sent_at, latency_ms, [], [], None))
+
+
+def _settle(batch: SentBatch) -> SentBatch:
+    """Each delivery's new state from its outcome; failed records, tokens to deactivate, a provider to pause."""
+    now = timezone.now()
+    max_attempts = settings.DELIVERY_MAX_ATTEMPTS
+    for delivery, outcome in batch.results:
+        delivery.updated_at = now
+        delivery.last_error_code = outcome.code[:64]
+        delivery.last_error_text = outcome.text[:500]
+        kind = outcome.kind
+        if kind is OutcomeKind.DELIVERED:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.provider_message_id = outcome.message_id[:255]
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif kind is OutcomeKind.TOKEN_INVALID:
+            delivery.status = DeliveryStatus.TOKEN_INVALID
+            batch.invalid_tokens.append(delivery.token)
+        elif kind is OutcomeKind.PROVIDER_ERROR:
+            batch.pause = outcome
+            delivery.status = DeliveryStatus.RETRY_SCHEDULED
+            delivery.attempts -= 1  # the provider refused us, not this message: no attempt is spent
+            delivery.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
+        elif kind is OutcomeKind.RETRY and delivery.attempts < max_attempts:
+            delivery.status = DeliveryStatus.RETRY_SCHEDULED
+            delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts, outcome.retry_after))
+        else:  # permanent, or retryable with no attempt left
+            delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+            reason = outcome.text or outcome.code
+            if kind is OutcomeKind.RETRY:
+                reason = f"Gave up after {delivery.attempts} attempts; last answer: {reason}"
+            batch.failures.append(
+                FailedDelivery(
+                    delivery_id=delivery.pk,
+                    reason=reason[:500],
+                    provider_code=outcome.code[:64],
+                    payload=_as_sent(delivery),
+                    status=FailedDeliveryStatus.OPEN,
+                    created_at=now,
+                )
+            )
+    return batch
+
+
+def _write_attempts_and_failures(sent: list[SentBatch]) -> None:
+    """In the caller's transaction, after the deliveries: the attempt log, failed records, provider pauses."""
+    _insert_attempts(sent)
+    failures = [failure for batch in sent for failure in batch.failures]
+    if failures:
+        FailedDelivery.objects.bulk_create(
+            failures,
+            update_conflicts=True,
+            unique_fields=["delivery"],
+            update_fields=["reason", "provider_code", "payload", "status", "created_at", "resolved_at", "resolved_by"],
+        )
+    for batch in sent:
+        if batch.pause is not None:
+            pause_provider(batch.provider, f"{batch.pause.code}: {batch.pause.text}")
+
+
+def _after_outcomes(sent: list[SentBatch]) -> None:
+    """Once the outcomes are committed: tokens the providers rejected are deactivated, and metrics counted."""
+    invalid_tokens = [token for batch in sent for token in batch.invalid_tokens]
+    if invalid_tokens:
+        deactivate_tokens(invalid_tokens)
+    now = timezone.now()
+    for batch in sent:
+        metrics.record_batch(batch.provider, batch.results, now)
+
+
+def _counts(sent: list[SentBatch]) -> defaultdict[str, int]:
+    counts: defaultdict[str, int] = defaultdict(int)
+    for batch in sent:
+        for _, outcome in batch.results:
+            counts[outcome.kind.value] += 1
     return counts
 
 
@@ -520,83 +656,6 @@ def _claim(ids: list[int]) -> list[Claimed]:
     return claimed
 
 
-# --- Outcomes → database -------------------------------------------------------------
-
-
-def record_outcomes(
-    provider: str, results: list[tuple[Claimed, Outcome]], *, sent_at: datetime, latency_ms: int
-) -> None:
-    """Write one batch's outcomes: attempts, new states, failed records, deactivated tokens."""
-    now = timezone.now()
-    max_attempts = settings.DELIVERY_MAX_ATTEMPTS
-    updates: list[Claimed] = []
-    failures: list[FailedDelivery] = []
-    invalid_tokens: list[str] = []
-    pause: Outcome | None = None
-    for delivery, outcome in results:
-        delivery.updated_at = now
-        delivery.last_error_code = outcome.code[:64]
-        delivery.last_error_text = outcome.text[:500]
-        kind = outcome.kind
-        if kind is OutcomeKind.DELIVERED:
-            delivery.status = DeliveryStatus.DELIVERED
-            delivery.provider_message_id = outcome.message_id[:255]
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-        elif kind is OutcomeKind.TOKEN_INVALID:
-            delivery.status = DeliveryStatus.TOKEN_INVALID
-            invalid_tokens.append(delivery.token)
-        elif kind is OutcomeKind.PROVIDER_ERROR:
-            pause = outcome
-            delivery.status = DeliveryStatus.RETRY_SCHEDULED
-            delivery.attempts -= 1  # the provider refused us, not this message: no attempt is spent
-            delivery.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
-        elif kind is OutcomeKind.RETRY and delivery.attempts < max_attempts:
-            delivery.status = DeliveryStatus.RETRY_SCHEDULED
-            delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts, outcome.retry_after))
-        else:  # permanent, or retryable with no attempt left
-            delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = None
-            reason = outcome.text or outcome.code
-            if kind is OutcomeKind.RETRY:
-                reason = f"Gave up after {delivery.attempts} attempts; last answer: {reason}"
-            failures.append(
-                FailedDelivery(
-                    delivery_id=delivery.pk,
-                    reason=reason[:500],
-                    provider_code=outcome.code[:64],
-                    payload=_as_sent(delivery),
-                    status=FailedDeliveryStatus.OPEN,
-                    created_at=now,
-                )
-            )
-        updates.append(delivery)
-
-    with transaction.atomic():
-        _insert_attempts(results, sent_at=sent_at, latency_ms=latency_ms)
-        _write_states(updates)
-        if failures:
-            FailedDelivery.objects.bulk_create(
-                failures,
-                update_conflicts=True,
-                unique_fields=["delivery"],
-                update_fields=[
-                    "reason",
-                    "provider_code",
-                    "payload",
-                    "status",
-                    "created_at",
-                    "resolved_at",
-                    "resolved_by",
-                ],
-            )
-        if pause is not None:
-            pause_provider(provider, f"{pause.code}: {pause.text}")
-    if invalid_tokens:
-        deactivate_tokens(invalid_tokens)
-    metrics.record_batch(provider, results, now)
-
-
 # One statement for a whole batch (Django's bulk_update builds a CASE per field and
 # row, which cost 80% of a batch's time). Only rows still in `sending` (ours) are
 # written: a row the sweep requeued meanwhile is left to its new owner.
@@ -614,26 +673,28 @@ WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
 """  # noqa: S608
 
 
-# The attempt log, one statement per batch.
+# The attempt log, one statement for a transaction's provider calls.
 _INSERT_ATTEMPTS = f"""
 INSERT INTO {DeliveryAttempt._meta.db_table}
     (delivery_id, number, sent_at, outcome, provider_code, provider_text, latency_ms)
-SELECT d, n, %b, o, c, t, %b FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[])
-    AS v(d, n, o, c, t)
+SELECT * FROM unnest(%b::bigint[], %b::int[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::int[])
 """  # noqa: S608 - only the table name is formatted in
 
 
-def _insert_attempts(results: list[tuple[Claimed, Outcome]], *, sent_at: datetime, latency_ms: int) -> None:
+def _insert_attempts(sent: list[SentBatch]) -> None:
+    rows = [(batch, item, outcome) for batch in sent for item, outcome in batch.results]
+    if not rows:
+        return
     bulk_sql.execute(
         _INSERT_ATTEMPTS,
         [
-            sent_at,
-            latency_ms,
-            [item.pk for item, _ in results],
-            [item.attempts + (1 if o.kind is OutcomeKind.PROVIDER_ERROR else 0) for item, o in results],
-            [o.kind.value for _, o in results],
-            [o.code[:64] for _, o in results],
-            [o.text[:500] for _, o in results],
+            [item.pk for _, item, _ in rows],
+            [item.attempts + (1 if o.kind is OutcomeKind.PROVIDER_ERROR else 0) for _, item, o in rows],
+            [batch.sent_at for batch, _, _ in rows],
+            [o.kind.value for _, _, o in rows],
+            [o.code[:64] for _, _, o in rows],
+            [o.text[:500] for _, _, o in rows],
+            [batch.latency_ms for batch, _, _ in rows],
         ],
     )
 
