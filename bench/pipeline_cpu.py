@@ -4,8 +4,8 @@
 
 Builds the benchmark's mixed shop (see bench.scenarios.SHOP_SQL), starts the simulator and runs a
 campaign's pages the way the marketing workers do, without Celery in between: `fan_out_page`, then
-`process_notifications` on chunks of PROCESS_CHUNK notifications (tokens, shopper protection, deliveries
-written, providers called, outcomes recorded). Prints the CPU time of this process (every thread,
+each of its batches (campaigns.batches.send: tokens, shopper protection, providers called, notifications
+and deliveries written). Prints the CPU time of this process (every thread,
 the providers' event loop included) per delivery for each stage, and PostgreSQL's and the simulator's. The Celery
 tasks' own overhead is not in these figures; `python -m bench` measures the whole.
 
@@ -49,14 +49,13 @@ def main() -> None:
 
 def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
     from audience.models import Segment
+    from campaigns import batches
     from campaigns.fanout import fan_out_page
-    from campaigns.models import Campaign, CampaignRun, CampaignStatus
+    from campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignRun, CampaignStatus
     from config.celery import tune_garbage_collection
     from devices.models import Device
     from devices.token_cache import tokens_for_users
-    from notifications.creation import PROCESS_CHUNK
-    from notifications.delivery import process_notifications
-    from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus, Source
+    from notifications.models import Delivery, DeliveryStatus
     from notifications.providers.runtime import runtime
     from templates.models import MessageTemplate
 
@@ -92,16 +91,10 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
         started = time.process_time()
         cursor = fan_out_page(run.pk, cursor)
         fan_out_cpu += time.process_time() - started
-        pending = list(
-            Notification.objects.filter(
-                source=Source.CAMPAIGN, source_ref=str(run.pk), status=NotificationStatus.PENDING
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        for start in range(0, len(pending), PROCESS_CHUNK):
+        waiting = CampaignBatch.objects.filter(run=run, status=BatchStatus.PENDING).order_by("pk")
+        for batch_id in list(waiting.values_list("pk", flat=True)):
             started = time.process_time()
-            process_notifications(pending[start : start + PROCESS_CHUNK])
+            batches.send(batch_id)
             process_cpu += time.process_time() - started
     wall = time.perf_counter() - wall
     sim_cpu = sim.cpu_seconds() - sim_cpu
@@ -112,7 +105,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
     delivered = Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count()
     print(f"{delivered:,} of {args.devices:,} devices delivered in {wall:.1f} s (one process, sequential)")
     print(f"  fan-out pages          {fan_out_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
-    print(f"  process_notifications  {process_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
+    print(f"  batches sent           {process_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
     print(f"  postgres (all processes) {postgres_cpu / delivered * 1e6:5.0f} µs CPU per delivery")
     print(f"  simulator              {sim_cpu / delivered * 1e6:7.0f} µs CPU per delivery")
     if profiler is not None:

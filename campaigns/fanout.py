@@ -1,8 +1,9 @@
 """A campaign run's fan-out: the audience streamed page by page into the delivery engine.
 
 Each page is one transaction under a lock on the run: read the cursor (the last user id done), take the
-next page of the segment after it (keyset pagination), store one notification per shopper, move the
-cursor. A page task that finds the cursor moved, or the run not sending, does nothing, so a duplicate
+next page of the segment after it (keyset pagination), store its shoppers as batches that workers send
+(campaigns.batches; a local-time campaign stores one scheduled notification per shopper instead), move
+the cursor. A page task that finds the cursor moved, or the run not sending, does nothing, so a duplicate
 or late task can't send anyone twice (and a unique index on run and user makes sure). Memory holds one
 page whatever the audience size. A throttle paces the pages: each page is as many sends as the
 throttle allows in CAMPAIGN_THROTTLE_STEP_SECONDS (10), and the next page is due that much later.
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from audience.models import ShopperProfile
 from audience.selectors import Member, audience_page
+from campaigns import batches
 from campaigns.models import Campaign, CampaignRun, RunStatus, ScheduleKind
 from campaigns.variants import Arm, assign
 from notifications.creation import Content, NewNotification, store_notifications
@@ -53,7 +55,10 @@ def fan_out_page(run_id: int, expected_cursor: str) -> str | None:
         campaign = run.campaign
         size = page_size(campaign)
         members = audience_page(campaign.segment, after=run.cursor, limit=size)
-        store_notifications(notifications_for(run, members))
+        if campaign.schedule == ScheduleKind.LOCAL:  # each waits for its shopper's own local time
+            store_notifications(notifications_for(run, members))
+        else:
+            batches.store(run, members)
         now = timezone.now()
         run.targeted += len(members)
         if members:

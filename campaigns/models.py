@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
@@ -166,3 +167,34 @@ class CampaignRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign.name} run #{self.pk}"
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    DONE = "done", "Sent (see its notifications)"
+    CANCELLED = "cancelled", "Withdrawn with the campaign"
+
+
+class CampaignBatch(models.Model):
+    """Shoppers of a run sent together by one task, which judges, sends and writes their notifications at once.
+
+    The notifications are written only then, each in its final state (sent, held back, no device): one
+    row written per shopper instead of a pending row updated later. Their ids are taken when the batch
+    is made, so that sending it again after a worker died counts nobody twice against their caps.
+    """
+
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="batches")
+    user_ids = ArrayField(models.CharField(max_length=255))
+    notification_ids = ArrayField(models.BigIntegerField())
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        indexes = [
+            # The sweep's question: which batches lost their task?
+            models.Index(fields=["updated_at"], name="campaign_batch_waiting", condition=models.Q(status="pending"))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} batch #{self.pk} ({len(self.user_ids)} shoppers)"

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignRun, CampaignStatus, RunStatus, ScheduleKind
+from campaigns import batches
+from campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignRun, CampaignStatus, RunStatus, ScheduleKind
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus, Source
 
 OPEN_DELIVERIES = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRY_SCHEDULED]
@@ -46,7 +47,8 @@ def group_name(campaign_id: int) -> str:
 def snapshot(campaign: Campaign) -> Progress:
     runs = CampaignRun.objects.filter(campaign=campaign)
     totals = runs.aggregate(targeted=Sum("targeted"), open=Count("pk", filter=Q(fanned_out_at__isnull=True)))
-    refs = [str(pk) for pk in runs.values_list("pk", flat=True)]
+    run_ids = list(runs.values_list("pk", flat=True))
+    refs = [str(pk) for pk in run_ids]
     notifications = dict(
         Notification.objects.filter(source=Source.CAMPAIGN, source_ref__in=refs)
         .values_list("status")
@@ -63,7 +65,8 @@ def snapshot(campaign: Campaign) -> Progress:
         status_label=campaign.get_status_display(),
         targeted=totals["targeted"] or 0,
         queued=sum(notifications.get(s, 0) for s in WAITING_NOTIFICATIONS)
-        + sum(deliveries.get(s, 0) for s in OPEN_DELIVERIES),
+        + sum(deliveries.get(s, 0) for s in OPEN_DELIVERIES)
+        + batches.waiting_shoppers(run_ids),
         delivered=deliveries.get(DeliveryStatus.DELIVERED, 0),
         failed=deliveries.get(DeliveryStatus.FAILED, 0)
         + deliveries.get(DeliveryStatus.TOKEN_INVALID, 0)
@@ -85,7 +88,8 @@ def finish_runs() -> list[int]:
         open_deliveries = Delivery.objects.filter(
             notification__source=Source.CAMPAIGN, notification__source_ref=ref, status__in=OPEN_DELIVERIES
         )
-        if waiting.exists() or open_deliveries.exists():
+        unsent = CampaignBatch.objects.filter(run=run, status=BatchStatus.PENDING)
+        if unsent.exists() or waiting.exists() or open_deliveries.exists():
             continue
         with transaction.atomic():
             if not CampaignRun.objects.filter(pk=run.pk, status=RunStatus.SENDING).update(

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from campaigns import batches
 from campaigns.fanout import arms_of, earliest_local_start
 from campaigns.models import Campaign, CampaignRun, CampaignStatus, Recurrence, RunStatus, ScheduleKind
 from devices.models import Device
@@ -234,6 +235,7 @@ def cancel(campaign: Campaign) -> int:
             status=RunStatus.CANCELLED, finished_at=now
         )
         refs = [str(pk) for pk in runs]
+        withdrawn_batches = batches.withdraw(runs)
         Delivery.objects.filter(
             notification__source=Source.CAMPAIGN,
             notification__source_ref__in=refs,
@@ -246,7 +248,7 @@ def cancel(campaign: Campaign) -> int:
         ).update(status=NotificationStatus.CANCELLED, status_reason="The campaign was cancelled.", updated_at=now)
         if campaign.periodic_task_id:
             PeriodicTask.objects.filter(pk=campaign.periodic_task_id).delete()
-    return withdrawn
+    return withdrawn + withdrawn_batches
 
 
 def unschedule(campaign: Campaign) -> None:

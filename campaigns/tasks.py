@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from campaigns import fanout, progress, services
+from campaigns import batches, fanout, progress, services
 from campaigns.models import CampaignRun, RunStatus
 
 FAN_OUT_QUEUE = settings.QUEUE_MARKETING
@@ -19,6 +19,12 @@ def fan_out_page(run_id: int, cursor: str) -> str | None:
         run = CampaignRun.objects.only("next_page_at").get(pk=run_id)
         fan_out_page.apply_async(args=[run_id, next_cursor], eta=run.next_page_at, queue=FAN_OUT_QUEUE)
     return next_cursor
+
+
+@shared_task(name="campaigns.tasks.send_batch", acks_late=True)
+def send_batch(batch_id: int) -> dict[str, int]:
+    """One batch of a run's shoppers: judged, sent and written at once."""
+    return batches.send(batch_id)
 
 
 @shared_task(name="campaigns.tasks.start_due", acks_late=True)
@@ -39,7 +45,7 @@ def broadcast_progress() -> int:
 
 @shared_task(name="campaigns.tasks.resume_lost_fan_outs", acks_late=True)
 def resume_lost_fan_outs() -> int:
-    """Beat: a run whose next page is long overdue lost its task (a killed worker): queue it again.
+    """Beat: a run whose next page is long overdue, or a batch long waiting, lost its task: queue it again.
 
     A page task that finds the cursor moved does nothing, so a false alarm costs one query.
     """
@@ -54,4 +60,4 @@ def resume_lost_fan_outs() -> int:
     ).values_list("pk", "cursor")
     for run_id, cursor in overdue:
         fan_out_page.apply_async(args=[run_id, cursor], queue=FAN_OUT_QUEUE)
-    return len(overdue)
+    return len(overdue) + batches.requeue_lost()

@@ -140,42 +140,64 @@ class Stored:
 
 
 # One statement for a whole batch (Django's bulk_create cost about 500 µs a row here: model
-# instances, per-row defaults). Rows are inserted in the order given, so their ids ascend in it.
+# instances, per-row defaults). The ids are taken beforehand, in the order of the rows.
 _INSERT = f"""
 INSERT INTO {Notification._meta.db_table}
-    (user_id, title, body, image, deep_link, data, translations, template_key, dedup_key, dedup_seconds,
+    (id, user_id, title, body, image, deep_link, data, translations, template_key, dedup_key, dedup_seconds,
      frequency_caps, category, priority, ttl_seconds, collapse_key, source, source_ref, send_at, trigger_key,
      variant, target_device_id, status, status_reason, policy, created_at, updated_at)
-SELECT u, ti, bo, im, dl, da, tr, tk, dk, ds, fc, ca, pr, tt, ck, so, sr, sa, trk, va, td, st, rs, '', now(), now()
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::jsonb[], %b::text[],
-            %b::text[], %b::int[], %b::jsonb[], %b::text[], %b::text[], %b::int[], %b::text[], %b::text[],
-            %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[])
-    WITH ORDINALITY AS v(u, ti, bo, im, dl, da, tr, tk, dk, ds, fc, ca, pr, tt, ck, so, sr, sa, trk, va, td, st, rs, o)
-ORDER BY o
-RETURNING id
+SELECT i, u, ti, bo, im, dl, da, tr, tk, dk, ds, fc, ca, pr, tt, ck, so, sr, sa, trk, va, td, st, rs, po, now(), now()
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::jsonb[],
+            %b::text[], %b::text[], %b::int[], %b::jsonb[], %b::text[], %b::text[], %b::int[], %b::text[],
+            %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],
+            %b::text[])
+    AS v(i, u, ti, bo, im, dl, da, tr, tk, dk, ds, fc, ca, pr, tt, ck, so, sr, sa, trk, va, td, st, rs, po)
 """  # noqa: S608 - only the table name is formatted in
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The state a notification is written in when it was judged and sent before being written (a campaign batch)."""
+
+    status: str
+    policy: str = ""
+    reason: str = ""
+
+
 def store_notifications(
-    items: Iterable[NewNotification], *, send_inline: Callable[[str], bool] | None = None
+    items: Iterable[NewNotification],
+    *,
+    send_inline: Callable[[str], bool] | None = None,
+    ids: Sequence[int] | None = None,
+    settled: Sequence[Settled] | None = None,
 ) -> list[Stored]:
     """Write notifications (in the caller's transaction) and queue the due ones after commit.
 
     `send_inline(category)` true: those are not queued; the caller sends them itself right after its
     commit (process_events does so for order updates, saving a queue hop). If it doesn't, the sweep will.
+    `ids` and `settled`: notifications already judged and sent (notifications.delivery.send_new), written
+    with the ids they were judged under and in the state they ended in.
     """
     now = timezone.now()
     items = list(items)
     if not items:
         return []
-    statuses = []
-    for item in items:
+    statuses, reasons, policies = [], [], []
+    for index, item in enumerate(items):
+        if settled is not None:
+            state = settled[index]
+            statuses.append(state.status)
+            reasons.append(state.reason[:500])
+            policies.append(state.policy)
+            continue
         if item.failure:
             statuses.append(NotificationStatus.FAILED)
         elif item.send_at is not None and item.send_at > now:
             statuses.append(NotificationStatus.SCHEDULED)
         else:
             statuses.append(NotificationStatus.PENDING)
+        reasons.append(item.failure[:500])
+        policies.append("")
     contents = [item.content for item in items]
     encoded: dict[int, tuple[str, str, str]] = {}  # one JSON encoding per distinct content (a campaign shares one)
     for content in contents:
@@ -186,6 +208,7 @@ def store_notifications(
                 json.dumps([list(cap) for cap in content.frequency_caps]),
             )
     columns = [
+        list(ids) if ids is not None else bulk_sql.take_ids(Notification, len(items)),
         [i.user_id for i in items],
         [c.title for c in contents],
         [c.body for c in contents],
@@ -208,12 +231,13 @@ def store_notifications(
         [i.variant for i in items],
         [i.target_device_id for i in items],
         statuses,
-        [i.failure[:500] for i in items],
+        reasons,
+        policies,
     ]
-    ids = sorted(pk for (pk,) in bulk_sql.execute(_INSERT, columns))
+    bulk_sql.execute(_INSERT, columns)
     stored = [
-        Stored(pk, i.user_id, status, i.failure[:500], i.content.category, i.send_at, i.source_ref)
-        for pk, i, status in zip(ids, items, statuses, strict=True)
+        Stored(pk, i.user_id, status, reason, i.content.category, i.send_at, i.source_ref)
+        for pk, i, status, reason in zip(columns[0], items, statuses, reasons, strict=True)
     ]
     due: dict[str, list[int]] = defaultdict(list)
     for notification in stored:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from devices.services import deactivate_tokens
 from devices.token_cache import DeviceTarget, tokens_for_users
 from notifications import metrics, policy, rate_limit
 from notifications.backoff import retry_delay
-from notifications.creation import localized_message
+from notifications.creation import NewNotification, Settled, localized_message, store_notifications
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -123,12 +123,14 @@ class Pending:
 def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
     """Create the deliveries of pending notifications as `queued`, unsent; returns their ids (for send_deliveries)."""
     with transaction.atomic():
-        judged = _judge_pending(notification_ids, claim=False)
-        if judged is None:
+        notifications = _lock_pending(notification_ids)
+        if not notifications:
             return []
-        _write_judged(judged, [])
-    judged.count_held_back()
-    return [item.pk for item in judged.deliveries]
+        sending = _judge(notifications, claim=False)
+        sending.write_deliveries()
+        _write_verdicts(sending.states, timezone.now())
+    sending.finish(send_queued=False)
+    return [item.pk for item in sending.deliveries]
 
 
 def process_notifications(notification_ids: Iterable[int]) -> dict[str, int]:
@@ -137,62 +139,126 @@ def process_notifications(notification_ids: Iterable[int]) -> dict[str, int]:
     One transaction holds the notifications locked while their pushes go out, then writes each
     delivery in its final state (see the module's docstring for what a worker's death costs).
     """
-    sent: list[SentBatch] = []
     with transaction.atomic():
-        judged = _judge_pending(notification_ids, claim=True)
-        if judged is None:
+        notifications = _lock_pending(notification_ids)
+        if not notifications:
             return {}
+        sending = _judge(notifications, claim=True)
+        sending.send()
+        sending.write_deliveries()
+        _write_verdicts(sending.states, timezone.now())
+    return sending.finish()
+
+
+def send_new(items: Sequence[NewNotification], ids: Sequence[int]) -> Sending:
+    """Judge and send notifications not yet written, then write them in the state they ended in.
+
+    For a campaign's batch (campaigns.batches): each shopper's notification is written once, already
+    sent or held back, instead of written pending and updated. `ids` were taken for them beforehand, so
+    that judging them again after a worker died counts nobody twice. Runs in the caller's transaction;
+    call `finish()` on the result once it has committed.
+    """
+    now = timezone.now()
+    sending = _judge([_pending(pk, item, now) for pk, item in zip(ids, items, strict=True) if not item.failure])
+    sending.send()
+    verdicts = {n.pk: verdict for n, verdict in sending.states}
+    settled = []
+    written = []
+    for pk, item in zip(ids, items, strict=True):
+        if item.failure:  # its template could not be rendered for this shopper
+            settled.append(Settled(NotificationStatus.FAILED, reason=item.failure))
+        else:
+            verdict = verdicts[pk]
+            if verdict.action == policy.DEFER:
+                later = replace(item.content, ttl_seconds=verdict.ttl_seconds)
+                item = replace(item, send_at=verdict.send_at, content=later)
+            settled.append(Settled(_STATUS_OF[verdict.action], verdict.policy, verdict.reason))
+        written.append(item)
+    store_notifications(written, ids=ids, settled=settled)
+    sending.write_deliveries()
+    return sending
+
+
+def _pending(pk: int, item: NewNotification, now: datetime) -> Pending:
+    content = item.content
+    return Pending(
+        pk=pk,
+        user_id=item.user_id,
+        title=content.title,
+        body=content.body,
+        image=content.image,
+        deep_link=content.deep_link,
+        data=content.data,
+        translations=content.translations,
+        template_key=content.template_key,
+        category=content.category,
+        priority=content.priority,
+        ttl_seconds=content.ttl_seconds,
+        collapse_key=content.collapse_key,
+        dedup_key=content.dedup_key,
+        dedup_seconds=content.dedup_seconds,
+        frequency_caps=content.frequency_caps,
+        send_at=item.send_at,
+        created_at=now,
+        trigger_key=item.trigger_key,
+        source=item.source,
+        target_device_id=item.target_device_id,
+    )
+
+
+@dataclass
+class Sending:
+    """A batch of notifications judged, with the deliveries they make (ids taken) and, once sent, the outcomes."""
+
+    now: datetime
+    deliveries: list[Claimed]
+    to_send: list[Pending]
+    without_device: list[Pending]
+    held_back: list[tuple[Pending, policy.Verdict]]
+    sent: list[SentBatch] = field(default_factory=list)
+
+    @property
+    def states(self) -> list[tuple[Pending, policy.Verdict]]:
+        """Every notification of the batch, with the verdict that sets its new state."""
+        return [*((n, _SEND) for n in self.to_send), *((n, _NO_DEVICE) for n in self.without_device), *self.held_back]
+
+    def send(self) -> None:
+        """Send the claimed deliveries in provider batches, keeping each batch's outcomes (nothing is written yet)."""
         by_provider: dict[str, list[Claimed]] = defaultdict(list)
-        for item in judged.deliveries:
+        for item in self.deliveries:
             if item.status == DeliveryStatus.SENDING:
                 by_provider[item.provider].append(item)
         size = settings.DELIVERY_SEND_BATCH
         for provider, items in by_provider.items():
             for start in range(0, len(items), size):
-                sent.append(_send(provider, items[start : start + size]))
-        _write_judged(judged, sent)
-    judged.count_held_back()
-    _after_outcomes(sent)
-    totals = _counts(sent)
-    # Deliveries that could not be sent here (a rate-limited provider) go the queued way.
-    queued = [item.pk for item in judged.deliveries if item.status == DeliveryStatus.QUEUED]
-    for outcome, count in send_deliveries(queued).items():
-        totals[outcome] += count
-    return dict(totals)
+                self.sent.append(_send(provider, items[start : start + size]))
 
+    def write_deliveries(self) -> None:
+        """In the caller's transaction, after the notifications exist: deliveries as they ended, attempts, failures."""
+        _insert_deliveries(self.deliveries, self.now)
+        _write_attempts_and_failures(self.sent)
 
-@dataclass
-class Judged:
-    """A batch of notifications judged, with the deliveries they make (ids taken, not yet written)."""
-
-    now: datetime
-    deliveries: list[Claimed]
-    sent: list[Pending]
-    without_device: list[Pending]
-    held_back: list[tuple[Pending, policy.Verdict]]
-
-    @property
-    def states(self) -> list[tuple[Pending, policy.Verdict]]:
-        """Every notification of the batch, with the verdict that sets its new state."""
-        return [*((n, _SEND) for n in self.sent), *((n, _NO_DEVICE) for n in self.without_device), *self.held_back]
-
-    def count_held_back(self) -> None:
+    def finish(self, *, send_queued: bool = True) -> dict[str, int]:
+        """After the commit: metrics, rejected tokens deactivated, deliveries that had to wait sent the queued way."""
         metrics.notifications_without_device(len(self.without_device))
         for (category, policy_code), count in Counter((n.category, v.policy) for n, v in self.held_back).items():
             metrics.notifications_held_back(category, policy_code, count)
+        _after_outcomes(self.sent)
+        totals = _counts(self.sent)
+        if send_queued:  # a rate-limited provider's deliveries
+            queued = [item.pk for item in self.deliveries if item.status == DeliveryStatus.QUEUED]
+            for outcome, count in send_deliveries(queued).items():
+                totals[outcome] += count
+        return dict(totals)
 
 
-def _judge_pending(notification_ids: Iterable[int], *, claim: bool) -> Judged | None:
-    """Lock pending notifications, judge them (notifications.policy) and plan one delivery per active device.
+def _judge(notifications: list[Pending], *, claim: bool = True) -> Sending:
+    """Judge notifications (notifications.policy) and plan one delivery per active device of those sent.
 
-    Runs in the caller's transaction, which writes the result (_write_judged) before it commits.
     Tokens come from the Redis cache for all users at once. A notification whose user has no active
     device is marked so: it is not an error.
     """
     now = timezone.now()
-    notifications = _lock_pending(notification_ids)
-    if not notifications:
-        return None
     # Only order updates fill the token cache: campaigns read their (mostly uncached) shoppers once.
     fill = any(policy.is_transactional(n.category) for n in notifications)
     cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
@@ -203,20 +269,13 @@ def _judge_pending(notification_ids: Iterable[int], *, claim: bool) -> Judged | 
     to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
     without = [n for n in notifications if not targets[n.pk]]
     held_back = [(n, v) for n in notifications if (v := verdicts.get(n.pk)) is not None and v.action != policy.SEND]
-    return Judged(
+    return Sending(
         now=now,
         deliveries=_plan_deliveries(to_send, targets, claim=claim, now=now),
-        sent=to_send,
+        to_send=to_send,
         without_device=without,
         held_back=_yield_to_newer_waiting_sends(held_back),
     )
-
-
-def _write_judged(judged: Judged, sent: list[SentBatch]) -> None:
-    """Write a judged batch: its deliveries as they ended, their attempts, failed records, the notifications' states."""
-    _insert_deliveries(judged.deliveries, judged.now)
-    _write_attempts_and_failures(sent)
-    _write_verdicts(judged.states, timezone.now())
 
 
 # Takes the batch's pending notifications, skipping any another worker holds; they stay locked until
@@ -243,12 +302,6 @@ def _lock_pending(notification_ids: Iterable[int]) -> list[Pending]:
             values[index] = decoded[text]
         notifications.append(Pending(*values))
     return notifications
-
-
-_TAKE_DELIVERY_IDS = f"""
-SELECT nextval(q.s) FROM (SELECT pg_get_serial_sequence('{Delivery._meta.db_table}', 'id')::regclass AS s) AS q,
-    generate_series(1, %b::int)
-"""  # noqa: S608 - only the table name is formatted in
 
 
 def _plan_deliveries(
@@ -289,8 +342,7 @@ def _plan_deliveries(
                 )
             )
     if items:
-        ids = bulk_sql.execute(_TAKE_DELIVERY_IDS, [len(items)])
-        for item, (pk,) in zip(items, ids, strict=True):
+        for item, pk in zip(items, bulk_sql.take_ids(Delivery, len(items)), strict=True):
             item.pk = pk
     return items
 

@@ -14,8 +14,16 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from audience.models import Segment
-from campaigns import fanout, progress, services
-from campaigns.models import Campaign, CampaignRun, CampaignStatus, CampaignVariant, RunStatus
+from campaigns import batches, fanout, progress, services
+from campaigns.models import (
+    BatchStatus,
+    Campaign,
+    CampaignBatch,
+    CampaignRun,
+    CampaignStatus,
+    CampaignVariant,
+    RunStatus,
+)
 from campaigns.results import results, two_proportion_p_value
 from campaigns.variants import Arm, assign
 from events.ingest import IncomingEvent, ingest_events
@@ -118,14 +126,18 @@ def test_pause_stops_the_fan_out_and_resume_finishes_without_anyone_twice(settin
     assert fanout.fan_out_page(run.pk, "") == users[4]
     services.pause(c)
     assert fanout.fan_out_page(run.pk, users[4]) is None  # a page task arriving after the pause does nothing
-    assert Notification.objects.filter(source="campaign").count() == 5
+    assert batches.waiting_shoppers([run.pk]) == 5
     services.resume(c)
     assert fanout.fan_out_page(run.pk, "stale-cursor") is None  # a duplicate or late task: the cursor moved on
     cursor = users[4]
     while cursor is not None:
         cursor = fanout.fan_out_page(run.pk, cursor)
+    for batch_id in CampaignBatch.objects.values_list("pk", flat=True):
+        batches.send(batch_id)
+        assert batches.send(batch_id) == {}  # a redelivered batch task: already sent
     sent = Counter(Notification.objects.filter(source="campaign").values_list("user_id", flat=True))
     assert sorted(sent) == users and set(sent.values()) == {1}
+    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.SENDING}
     run.refresh_from_db()
     assert run.targeted == 25 and run.fanned_out_at is not None
 
@@ -141,9 +153,12 @@ def test_cancel_withdraws_what_is_not_sent_yet(engine):
     fanout.fan_out_page(run.pk, "")
     withdrawn = services.cancel(c)
     assert withdrawn == 10
-    assert set(Notification.objects.values_list("status", flat=True)) == {NotificationStatus.CANCELLED}
+    assert set(CampaignBatch.objects.values_list("status", flat=True)) == {BatchStatus.CANCELLED}
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
+    for batch_id in CampaignBatch.objects.values_list("pk", flat=True):  # their tasks arrive after all
+        assert batches.send(batch_id) == {}
+    assert not Notification.objects.exists()
 
 
 def test_ab_assignment_is_stable_and_close_to_the_weights():

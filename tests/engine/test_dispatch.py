@@ -37,6 +37,27 @@ def test_the_sweep_requeues_work_whose_message_was_lost(clean_redis):
     assert Notification.objects.get(pk=pk).updated_at > timezone.now() - timedelta(minutes=1)
 
 
+def test_a_campaign_batch_whose_message_was_lost_is_queued_again_once_the_queue_is_idle(clean_redis):
+    from audience.models import Segment
+    from campaigns import batches
+    from campaigns.fanout import fan_out_page
+    from campaigns.models import Campaign, CampaignBatch, CampaignRun
+    from devices.models import Device
+    from templates.models import MessageTemplate
+
+    Device.objects.create(user_id="lost", platform="android", provider="fcm", token="ok-lost")
+    template = MessageTemplate.objects.create(key="k", name="k", category="promotions", title="t", body="b")
+    campaign = Campaign.objects.create(name="c", template=template, segment=Segment.objects.create(name="all"))
+    run = CampaignRun.objects.create(campaign=campaign)
+    fan_out_page(run.pk, "")  # its batch's task waits in the marketing queue
+    CampaignBatch.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+    assert batches.requeue_lost() == 0  # waiting its turn, not lost
+    clean_redis.flushdb()  # the broker lost the message (a Redis restart without persistence)
+    assert batches.requeue_lost() == 1
+    assert dispatch.waiting_messages("marketing") == 1
+    assert batches.waiting_shoppers([run.pk]) == 1
+
+
 def test_the_rate_limit_queues_sends_past_the_rate_instead_of_failing(settings):
     settings.PROVIDER_RATE_LIMITS = {"fcm": 100}
     assert rate_limit.reserve("fcm", 100) == 0  # the burst

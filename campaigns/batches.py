@@ -1,0 +1,110 @@
+"""A run's shoppers sent in batches: each batch judged, sent and written at once, by one task.
+
+The fan-out page stores a batch (its shoppers and the ids their notifications will have) and queues
+it. The batch's task locks it, renders and judges its shoppers' notifications, sends them, and writes
+the notifications and deliveries in their final states together with the batch marked done: every
+row is written once. A worker that dies meanwhile rolls all of that back, and the batch is sent
+again, by its redelivered task or by the sweep (`requeue_lost`), under the same notification ids.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Func, Sum
+from django.utils import timezone
+
+from audience.selectors import Member
+from campaigns.models import BatchStatus, CampaignBatch, CampaignRun
+from config import bulk_sql
+from notifications.creation import PROCESS_CHUNK
+from notifications.delivery import send_new
+from notifications.dispatch import DISPATCH_LIMIT, waiting_messages
+from notifications.models import Notification
+
+QUEUE = settings.QUEUE_MARKETING
+
+
+def store(run: CampaignRun, members: list[Member]) -> None:
+    """In the page's transaction: the page's shoppers as batches, queued once it commits."""
+    if not members:
+        return
+    ids = bulk_sql.take_ids(Notification, len(members))
+    batches = CampaignBatch.objects.bulk_create(
+        CampaignBatch(
+            run=run,
+            user_ids=[m.user_id for m in members[start : start + PROCESS_CHUNK]],
+            notification_ids=ids[start : start + PROCESS_CHUNK],
+        )
+        for start in range(0, len(members), PROCESS_CHUNK)
+    )
+    _queue([batch.pk for batch in batches])
+
+
+def send(batch_id: int) -> dict[str, int]:
+    """Send a waiting batch (the worker's task); a batch sent, withdrawn or held by another worker is left alone."""
+    from campaigns.fanout import notifications_for
+
+    with transaction.atomic():
+        batch = (
+            CampaignBatch.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("run__campaign")
+            .filter(pk=batch_id, status=BatchStatus.PENDING)
+            .first()
+        )
+        if batch is None:
+            return {}
+        members = [Member(user_id, 0, "") for user_id in batch.user_ids]
+        sending = send_new(notifications_for(batch.run, members), batch.notification_ids)
+        CampaignBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, updated_at=timezone.now())
+    return sending.finish()
+
+
+def waiting_shoppers(run_ids: list[int]) -> int:
+    """Shoppers of these runs in batches not yet sent."""
+    waiting = CampaignBatch.objects.filter(run_id__in=run_ids, status=BatchStatus.PENDING)
+    return waiting.aggregate(n=Sum(Func(F("user_ids"), function="cardinality")))["n"] or 0
+
+
+def withdraw(run_ids: list[int]) -> int:
+    """Batches not yet sent are withdrawn (one being sent finishes first); returns how many shoppers they held."""
+    waiting = dict(
+        CampaignBatch.objects.select_for_update()
+        .filter(run_id__in=run_ids, status=BatchStatus.PENDING)
+        .values_list("pk", "user_ids")
+    )
+    CampaignBatch.objects.filter(pk__in=list(waiting)).update(status=BatchStatus.CANCELLED, updated_at=timezone.now())
+    return sum(len(users) for users in waiting.values())
+
+
+def requeue_lost() -> int:
+    """Batches whose task was lost (a killed worker, a lost broker message) are queued again.
+
+    A batch is lost when it has waited DELIVERY_STUCK_AFTER_SECONDS while the marketing queue is
+    empty: while the queue holds messages it may just be waiting its turn.
+    """
+    if waiting_messages(QUEUE):
+        return 0
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.DELIVERY_STUCK_AFTER_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            CampaignBatch.objects.select_for_update(skip_locked=True)
+            .filter(status=BatchStatus.PENDING, updated_at__lt=cutoff)
+            .values_list("pk", flat=True)[:DISPATCH_LIMIT]
+        )
+        CampaignBatch.objects.filter(pk__in=ids).update(updated_at=now)
+        _queue(ids)
+    return len(ids)
+
+
+def _queue(batch_ids: list[int]) -> None:
+    from campaigns import tasks
+
+    def send_all() -> None:
+        for pk in batch_ids:
+            tasks.send_batch.apply_async(args=[pk], queue=QUEUE)
+
+    transaction.on_commit(send_all)
