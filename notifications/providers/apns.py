@@ -47,14 +47,23 @@ class LeanProtocol(APNsTLSClientProtocol):
 
     aioapns writes every push as its own TLS record and re-creates the inactivity timer each time; here
     the writes of one event-loop turn go out together and the timer is re-armed once per turn. h2 also
-    validates and normalises the headers we build ourselves: switched off for what we send.
+    validates and normalises the headers we build ourselves, and validates APNs' answers, of which we
+    read only the status and apns-id: both switched off. Headers go out without Huffman coding (RFC 7541
+    allows either): a few bytes more per push, and 10-20 µs less CPU on each side (bench.providers).
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.conn = H2Connection(
-            H2Configuration(client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False)
+            H2Configuration(
+                client_side=True,
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
+                validate_inbound_headers=False,
+            )
         )
+        encode = self.conn.encoder.encode
+        self.conn.encoder.encode = lambda headers, huffman=False: encode(headers, huffman)
         self._write_scheduled = False
 
     def flush(self) -> None:
