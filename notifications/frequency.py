@@ -1,9 +1,9 @@
 """Frequency caps and de-duplication, counted atomically in Redis.
 
-One Lua script per user decides a whole batch of that user's notifications:
-the check and the count are one step, so any number of workers sending to
-the same user at the same moment can't together pass the cap. Every user of a
-batch is decided in one pipelined round trip.
+One Lua script decides a whole batch of notifications: the check and the count are one step, so
+any number of workers sending to the same users at the same moment can't together pass a cap. On
+one Redis (or a primary with replicas) the batch is one call; on Redis Cluster, where a call's keys
+must share a slot, it is one call per user, pipelined in one round trip (`decide(..., per_user=True)`).
 
 Per user, a sorted set holds the notifications counted against the caps
 (member: notification id, score: Redis' own clock in ms); a notification
@@ -18,42 +18,45 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from redis.cluster import RedisCluster
+
 from devices.token_cache import client
 
-# KEYS[1]: the user's caps set; KEYS[2..]: de-duplication keys. ARGV[1]: JSON list of
-# {"id", "caps": [[window_ms, max], ...] or [], "d": index into KEYS or 0, "ttl": ms}; ARGV[2]: longest window (ms).
-# Returns one verdict per item: "ok", "duplicate:<id>" or "capped:<window_ms>:<max>".
+# KEYS: each user's caps set, then that user's de-duplication keys. ARGV[1]: JSON list of users:
+# {"k": index into KEYS of the caps set, "w": longest window (ms), "items": [{"id", "caps": [[window_ms, max], ...]
+# or [], "d": index into KEYS or 0, "ttl": ms}, ...]}. Returns one verdict per item, in order: "ok",
+# "duplicate:<id>" or "capped:<window_ms>:<max>".
 _DECIDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local items = cjson.decode(ARGV[1])
-local longest = tonumber(ARGV[2])
-local caps_key = KEYS[1]
 local verdicts = {}
-for i, item in ipairs(items) do
-  local id = tostring(item.id)
-  local verdict = 'ok'
-  local dedup = nil
-  if item.d > 0 then dedup = KEYS[item.d] end
-  if dedup then
-    local holder = redis.call('GET', dedup)
-    if holder and holder ~= id then verdict = 'duplicate:' .. holder end
-  end
-  if verdict == 'ok' and #item.caps > 0 and not redis.call('ZSCORE', caps_key, id) then
-    for _, cap in ipairs(item.caps) do
-      if redis.call('ZCOUNT', caps_key, now - cap[1], '+inf') >= cap[2] then
-        verdict = 'capped:' .. cap[1] .. ':' .. cap[2]
-        break
-      end
+for _, user in ipairs(cjson.decode(ARGV[1])) do
+  local caps_key = KEYS[user.k]
+  for _, item in ipairs(user.items) do
+    local id = tostring(item.id)
+    local verdict = 'ok'
+    local dedup = nil
+    if item.d > 0 then dedup = KEYS[item.d] end
+    if dedup then
+      local holder = redis.call('GET', dedup)
+      if holder and holder ~= id then verdict = 'duplicate:' .. holder end
     end
-    if verdict == 'ok' then redis.call('ZADD', caps_key, now, id) end
+    if verdict == 'ok' and #item.caps > 0 and not redis.call('ZSCORE', caps_key, id) then
+      for _, cap in ipairs(item.caps) do
+        if redis.call('ZCOUNT', caps_key, now - cap[1], '+inf') >= cap[2] then
+          verdict = 'capped:' .. cap[1] .. ':' .. cap[2]
+          break
+        end
+      end
+      if verdict == 'ok' then redis.call('ZADD', caps_key, now, id) end
+    end
+    if verdict == 'ok' and dedup then redis.call('SET', dedup, id, 'PX', item.ttl) end
+    verdicts[#verdicts + 1] = verdict
   end
-  if verdict == 'ok' and dedup then redis.call('SET', dedup, id, 'PX', item.ttl) end
-  verdicts[i] = verdict
-end
-if longest > 0 then
-  redis.call('ZREMRANGEBYSCORE', caps_key, '-inf', now - longest)
-  redis.call('PEXPIRE', caps_key, longest)
+  if user.w > 0 then
+    redis.call('ZREMRANGEBYSCORE', caps_key, '-inf', now - user.w)
+    redis.call('PEXPIRE', caps_key, user.w)
+  end
 end
 return verdicts
 """
@@ -81,17 +84,28 @@ def caps_key(user_id: str) -> str:
     return f"{PREFIX}:caps:{user_id}"
 
 
-def decide(candidates: Sequence[Candidate]) -> dict[int, Decision]:
-    """Count the allowed candidates against their caps and take their de-duplication keys; one round trip."""
+def decide(candidates: Sequence[Candidate], *, per_user: bool | None = None) -> dict[int, Decision]:
+    """Count the allowed candidates against their caps and take their de-duplication keys; one round trip.
+
+    `per_user`: one script call per user instead of one for the batch (default: only on Redis Cluster).
+    """
     by_user: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_user.setdefault(candidate.user_id, []).append(candidate)
     redis_client = client()
+    if per_user is None:
+        per_user = isinstance(redis_client, RedisCluster)
     script = redis_client.register_script(_DECIDE)
     pipe = redis_client.pipeline(transaction=False)
-    order: list[list[Candidate]] = []
+    calls: list[list[Candidate]] = []
+    keys: list[str] = []
+    users: list[dict] = []
     for user_id, items in by_user.items():
-        keys = [caps_key(user_id)]
+        if per_user and users:
+            script(keys=keys, args=[json.dumps(users)], client=pipe)
+            keys, users = [], []
+        keys.append(caps_key(user_id))
+        caps_index = len(keys)
         payload = []
         for item in items:
             index = 0
@@ -101,10 +115,14 @@ def decide(candidates: Sequence[Candidate]) -> dict[int, Decision]:
             caps = [[seconds * 1000, maximum] for seconds, maximum in sorted(item.caps)]
             payload.append({"id": item.notification_id, "caps": caps, "d": index, "ttl": item.dedup_seconds * 1000})
         longest = max((seconds for item in items for seconds, _ in item.caps), default=0) * 1000
-        script(keys=keys, args=[json.dumps(payload), longest], client=pipe)
-        order.append(items)
+        users.append({"k": caps_index, "w": longest, "items": payload})
+        if per_user or not calls:
+            calls.append([])
+        calls[-1].extend(items)
+    if users:
+        script(keys=keys, args=[json.dumps(users)], client=pipe)
     decisions: dict[int, Decision] = {}
-    for items, verdicts in zip(order, pipe.execute(), strict=True):
+    for items, verdicts in zip(calls, pipe.execute(), strict=True):
         for item, raw in zip(items, verdicts, strict=True):
             verdict = raw.decode() if isinstance(raw, bytes) else raw
             if verdict == "ok":
