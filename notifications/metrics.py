@@ -43,11 +43,15 @@ def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now:
     from notifications.providers.base import OutcomeKind
 
     counts: CounterType[tuple[str, str]] = CounterType()
+    histograms = {}  # labels() looked up once per category, not per delivery
     failed = 0
     for item, outcome in results:
         counts[(item.category, outcome.kind.value)] += 1
         if outcome.kind is OutcomeKind.DELIVERED:
-            TIME_TO_PROVIDER.labels(item.category).observe((now - item.due_at).total_seconds())
+            histogram = histograms.get(item.category) or histograms.setdefault(
+                item.category, TIME_TO_PROVIDER.labels(item.category)
+            )
+            histogram.observe((now - item.due_at).total_seconds())
         elif item.status == DeliveryStatus.FAILED:
             failed += 1
     for (category, kind), n in counts.items():  # one increment per label set, not per delivery
