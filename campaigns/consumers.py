@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from campaigns.models import Campaign
-from campaigns.progress import group_name, snapshot
+from campaigns.progress import WATCH_REFRESH_SECONDS, group_name, snapshot, watch
 
 
 class CampaignProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -23,12 +25,21 @@ class CampaignProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json(current)
+        self.watching = asyncio.create_task(self._keep_watching())
+
+    async def _keep_watching(self) -> None:
+        # The beat counts a campaign's progress only while a page watches it (progress.broadcast).
+        while True:
+            await database_sync_to_async(watch)(self.campaign_id)
+            await asyncio.sleep(WATCH_REFRESH_SECONDS)
 
     def _current(self) -> dict | None:
         campaign = Campaign.objects.filter(pk=self.campaign_id).first()
         return snapshot(campaign).as_message() if campaign else None
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "watching"):
+            self.watching.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

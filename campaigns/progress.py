@@ -22,6 +22,7 @@ from notifications.models import Delivery, DeliveryStatus, Notification, Notific
 OPEN_DELIVERIES = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRY_SCHEDULED]
 WAITING_NOTIFICATIONS = [NotificationStatus.PENDING, NotificationStatus.SCHEDULED]
 RECENT = timedelta(seconds=30)  # finished runs keep being broadcast this long, so open pages see the end
+WATCH_REFRESH_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def finish_runs() -> list[int]:
 def broadcast() -> int:
     """Beat, every second: finish what is done, then send each live campaign's progress to its admin pages.
 
-    A snapshot counts all of a campaign's rows, so a large campaign's next one waits
-    CAMPAIGN_PROGRESS_COST_FACTOR times as long as its last one took: counting a million
-    deliveries every second would cost PostgreSQL more than sending them. A run that has just
-    finished is counted at once, so its pages show the end.
+    Only campaigns whose page is open are counted (see `watch`). A snapshot counts all of a
+    campaign's rows, so a large campaign's next one waits CAMPAIGN_PROGRESS_COST_FACTOR times as
+    long as its last one took: counting a million deliveries every second would cost PostgreSQL
+    more than sending them. A run that has just finished is counted at once, so its pages show the end.
     """
     just_finished = set(CampaignRun.objects.filter(pk__in=finish_runs()).values_list("campaign_id", flat=True))
     since = timezone.now() - RECENT
@@ -126,6 +127,8 @@ def broadcast() -> int:
     layer = get_channel_layer()
     sent = 0
     for campaign in Campaign.objects.filter(pk__in=campaign_ids):
+        if not cache.get(_watched_key(campaign.pk)):
+            continue  # nobody to send it to
         if campaign.pk not in just_finished and cache.get(_resting_key(campaign.pk)):
             continue
         started = time.monotonic()
@@ -134,6 +137,15 @@ def broadcast() -> int:
         async_to_sync(layer.group_send)(group_name(campaign.pk), {"type": "progress", "progress": message})
         sent += 1
     return sent
+
+
+def watch(campaign_id: int) -> None:
+    """An open page of the campaign says so every WATCH_REFRESH_SECONDS; counting stops a while after the last."""
+    cache.set(_watched_key(campaign_id), 1, timeout=3 * WATCH_REFRESH_SECONDS)
+
+
+def _watched_key(campaign_id: int) -> str:
+    return f"campaign-progress-watched:{campaign_id}"
 
 
 def _resting_key(campaign_id: int) -> str:

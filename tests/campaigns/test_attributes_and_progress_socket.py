@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 
 from accounts import roles
 from audience.models import ShopperProfile
@@ -105,4 +106,5 @@ def test_the_progress_socket_admits_campaign_viewers_only(settings):
     assert connect(AnonymousUser(), campaign.pk) == (False, None)
     connected, first = connect(staff(roles.SUPPORT), campaign.pk)
     assert connected and first["campaign_id"] == campaign.pk and first["status"] == "draft"
+    assert cache.get(f"campaign-progress-watched:{campaign.pk}")  # the beat counts it while a page is open
     assert connect(staff(roles.SUPPORT), campaign.pk + 999)[0] is False  # no such campaign

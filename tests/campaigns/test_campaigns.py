@@ -85,6 +85,7 @@ def test_a_costly_progress_count_waits_but_a_finished_run_is_counted_at_once(eng
     shoppers(3)
     services.launch(c)
 
+    progress.watch(c.pk)  # what an open page's socket does
     settings.CAMPAIGN_PROGRESS_COST_FACTOR = 1_000_000  # any count now "costs" far more than a beat tick
     assert progress.broadcast() == 1  # the run finishes in this tick: counted at once, whatever it costs
     sent = async_to_sync(layer.receive)(channel)["progress"]
@@ -93,6 +94,8 @@ def test_a_costly_progress_count_waits_but_a_finished_run_is_counted_at_once(eng
 
     settings.CAMPAIGN_PROGRESS_COST_FACTOR = 20
     cache.clear()
+    assert progress.broadcast() == 0  # nobody has the campaign's page open (any more): nothing is counted
+    progress.watch(c.pk)
     assert progress.broadcast() == 1  # a small campaign's count costs milliseconds: no rest
     assert progress.broadcast() == 1
 
