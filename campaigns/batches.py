@@ -29,8 +29,8 @@ QUEUE = settings.QUEUE_MARKETING
 def store(run: CampaignRun, members: list[Member]) -> None:
     """In the page's transaction: the page's shoppers as one batch, queued once it commits.
 
-    A page (at most 1,000 shoppers) is one batch: the fixed cost of a batch (its task, transaction, queries,
-    Redis round trips) spread over 1,000 deliveries instead of 500 made the fan-out 9-13% faster (`python -m bench --scenarios fanout`).
+    A page (at most 1,000 shoppers) is one batch: a batch's fixed cost (its task, transaction, queries, Redis
+    round trips) spread over 1,000 deliveries instead of 500 made the fan-out 9-13% faster (`python -m bench`).
     """
     if not members:
         return
