@@ -157,7 +157,8 @@ FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::te
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """The state a notification is written in when it was judged and sent before being written (a campaign batch)."""
+    """The state a notification is written in: as it arrives (pending, scheduled, failed), or as it ended when it
+    was judged and sent before being written (a campaign batch)."""
 
     status: str
     policy: str = ""
@@ -182,22 +183,7 @@ def store_notifications(
     items = list(items)
     if not items:
         return []
-    statuses, reasons, policies = [], [], []
-    for index, item in enumerate(items):
-        if settled is not None:
-            state = settled[index]
-            statuses.append(state.status)
-            reasons.append(state.reason[:500])
-            policies.append(state.policy)
-            continue
-        if item.failure:
-            statuses.append(NotificationStatus.FAILED)
-        elif item.send_at is not None and item.send_at > now:
-            statuses.append(NotificationStatus.SCHEDULED)
-        else:
-            statuses.append(NotificationStatus.PENDING)
-        reasons.append(item.failure[:500])
-        policies.append("")
+    states = settled if settled is not None else [_initial_state(item, now) for item in items]
     contents = [item.content for item in items]
     encoded: dict[int, tuple[str, str, str]] = {}  # one JSON encoding per distinct content (a campaign shares one)
     for content in contents:
@@ -230,14 +216,14 @@ def store_notifications(
         [i.trigger_key for i in items],
         [i.variant for i in items],
         [i.target_device_id for i in items],
-        statuses,
-        reasons,
-        policies,
+        [state.status for state in states],
+        [state.reason[:500] for state in states],
+        [state.policy for state in states],
     ]
     bulk_sql.execute(_INSERT, columns)
     stored = [
-        Stored(pk, i.user_id, status, reason, i.content.category, i.send_at, i.source_ref)
-        for pk, i, status, reason in zip(columns[0], items, statuses, reasons, strict=True)
+        Stored(pk, i.user_id, state.status, state.reason[:500], i.content.category, i.send_at, i.source_ref)
+        for pk, i, state in zip(columns[0], items, states, strict=True)
     ]
     due: dict[str, list[int]] = defaultdict(list)
     for notification in stored:
@@ -247,6 +233,14 @@ def store_notifications(
         if send_inline is None or not send_inline(category):
             enqueue_processing(pks, category)
     return stored
+
+
+def _initial_state(item: NewNotification, now: datetime) -> Settled:
+    if item.failure:
+        return Settled(NotificationStatus.FAILED, reason=item.failure)
+    if item.send_at is not None and item.send_at > now:
+        return Settled(NotificationStatus.SCHEDULED)
+    return Settled(NotificationStatus.PENDING)
 
 
 def forget_old_idempotency_keys(*, older_than_days: int | None = None) -> int:

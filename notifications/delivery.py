@@ -351,25 +351,22 @@ def _plan_deliveries(
 _INSERT_DELIVERIES = f"""
 INSERT INTO {Delivery._meta.db_table}
     (created_at, id, notification_id, device_id, provider, token, status, attempts, next_attempt_at,
-     provider_message_id, last_error_code, last_error_text, delivered_at, updated_at)
+     provider_message_id, last_error_code, last_error_text, updated_at, delivered_at)
 SELECT %b, * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::int[],
                          %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
 """  # noqa: S608 - only the table name is formatted in
-_DELIVERY_COLUMNS = (
-    "pk",
-    "notification_id",
-    "device_id",
-    "provider",
-    "token",
+# What an outcome sets on a delivery (Claimed's fields), in the order of _INSERT_DELIVERIES and _WRITE_STATES.
+_STATE_COLUMNS = (
     "status",
     "attempts",
     "next_attempt_at",
     "provider_message_id",
     "last_error_code",
     "last_error_text",
-    "delivered_at",
     "updated_at",
+    "delivered_at",
 )
+_DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", "token", *_STATE_COLUMNS)
 
 
 def _insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
@@ -752,18 +749,7 @@ def _insert_attempts(sent: list[SentBatch]) -> None:
 
 
 def _write_states(deliveries: list[Claimed]) -> None:
-    columns = (
-        "pk",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "provider_message_id",
-        "last_error_code",
-        "last_error_text",
-        "updated_at",
-        "delivered_at",
-    )
-    bulk_sql.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in columns])
+    bulk_sql.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in ("pk", *_STATE_COLUMNS)])
 
 
 def _as_sent(item: Claimed) -> dict:

@@ -92,38 +92,21 @@ def decide(candidates: Sequence[Candidate], *, per_user: bool | None = None) -> 
     by_user: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_user.setdefault(candidate.user_id, []).append(candidate)
+    if not by_user:
+        return {}
     redis_client = client()
     if per_user is None:
         per_user = isinstance(redis_client, RedisCluster)
+    groups = list(by_user.items())
+    calls = [[group] for group in groups] if per_user else [groups]
     script = redis_client.register_script(_DECIDE)
     pipe = redis_client.pipeline(transaction=False)
-    calls: list[list[Candidate]] = []
-    keys: list[str] = []
-    users: list[dict] = []
-    for user_id, items in by_user.items():
-        if per_user and users:
-            script(keys=keys, args=[json.dumps(users)], client=pipe)
-            keys, users = [], []
-        keys.append(caps_key(user_id))
-        caps_index = len(keys)
-        payload = []
-        for item in items:
-            index = 0
-            if item.dedup_key and item.dedup_seconds > 0:
-                keys.append(f"{PREFIX}:dedup:{user_id}:{item.dedup_key}")
-                index = len(keys)
-            caps = [[seconds * 1000, maximum] for seconds, maximum in sorted(item.caps)]
-            payload.append({"id": item.notification_id, "caps": caps, "d": index, "ttl": item.dedup_seconds * 1000})
-        longest = max((seconds for item in items for seconds, _ in item.caps), default=0) * 1000
-        users.append({"k": caps_index, "w": longest, "items": payload})
-        if per_user or not calls:
-            calls.append([])
-        calls[-1].extend(items)
-    if users:
+    for call in calls:
+        keys, users = _script_input(call)
         script(keys=keys, args=[json.dumps(users)], client=pipe)
     decisions: dict[int, Decision] = {}
-    for items, verdicts in zip(calls, pipe.execute(), strict=True):
-        for item, raw in zip(items, verdicts, strict=True):
+    for call, verdicts in zip(calls, pipe.execute(), strict=True):
+        for item, raw in zip((item for _, items in call for item in items), verdicts, strict=True):
             verdict = raw.decode() if isinstance(raw, bytes) else raw
             if verdict == "ok":
                 decisions[item.notification_id] = Decision(True)
@@ -133,6 +116,26 @@ def decide(candidates: Sequence[Candidate], *, per_user: bool | None = None) -> 
                 _, window_ms, maximum = verdict.split(":")
                 decisions[item.notification_id] = Decision(False, cap=(int(window_ms) // 1000, int(maximum)))
     return decisions
+
+
+def _script_input(users: list[tuple[str, list[Candidate]]]) -> tuple[list[str], list[dict]]:
+    """One script call's KEYS and the JSON list of its users (see _DECIDE)."""
+    keys: list[str] = []
+    payload: list[dict] = []
+    for user_id, items in users:
+        keys.append(caps_key(user_id))
+        caps_index = len(keys)
+        entries = []
+        for item in items:
+            index = 0
+            if item.dedup_key and item.dedup_seconds > 0:
+                keys.append(f"{PREFIX}:dedup:{user_id}:{item.dedup_key}")
+                index = len(keys)
+            caps = [[seconds * 1000, maximum] for seconds, maximum in sorted(item.caps)]
+            entries.append({"id": item.notification_id, "caps": caps, "d": index, "ttl": item.dedup_seconds * 1000})
+        longest = max((seconds for item in items for seconds, _ in item.caps), default=0) * 1000
+        payload.append({"k": caps_index, "w": longest, "items": entries})
+    return keys, payload
 
 
 def counts(user_id: str, windows: Sequence[int]) -> dict[int, int]:

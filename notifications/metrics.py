@@ -48,9 +48,9 @@ def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now:
     for item, outcome in results:
         counts[(item.category, outcome.kind.value)] += 1
         if outcome.kind is OutcomeKind.DELIVERED:
-            histogram = histograms.get(item.category) or histograms.setdefault(
-                item.category, TIME_TO_PROVIDER.labels(item.category)
-            )
+            histogram = histograms.get(item.category)
+            if histogram is None:
+                histogram = histograms[item.category] = TIME_TO_PROVIDER.labels(item.category)
             histogram.observe((now - item.due_at).total_seconds())
         elif item.status == DeliveryStatus.FAILED:
             failed += 1
