@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -16,6 +20,34 @@ from accounts.principals import AppUser, ServicePrincipal
 # Recording every use of a key would write a row per request; once a minute is
 # enough to tell in the admin which keys are alive.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Checking a key was a query and a hash per request (a fifth of the event endpoint's CPU): a verified key is
+# kept API_KEY_CACHE_SECONDS in the process. Revoking or changing a key clears it at once in the process that
+# saved it, and within API_KEY_CACHE_SECONDS in the others (README, "Configuration").
+_verified: dict[bytes, tuple[float, ServiceApiKey]] = {}
+_VERIFIED_MAX = 1000
+
+
+def _forget_verified_keys(**kwargs: object) -> None:
+    _verified.clear()
+
+
+post_save.connect(_forget_verified_keys, sender=ServiceApiKey, dispatch_uid="forget-verified-api-keys")
+post_delete.connect(_forget_verified_keys, sender=ServiceApiKey, dispatch_uid="forget-verified-api-keys")
+
+
+def _api_key(key: str) -> ServiceApiKey:
+    """The usable key `key` is, from this process's memory if it was verified within API_KEY_CACHE_SECONDS."""
+    digest = hashlib.sha256(key.encode()).digest()
+    now = time.monotonic()
+    cached = _verified.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    api_key = ServiceApiKey.objects.get_from_key(key)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[digest] = (now + settings.API_KEY_CACHE_SECONDS, api_key)
+    return api_key
 
 
 def _credentials(request: Request, scheme: str) -> str | None:
@@ -54,7 +86,7 @@ class ServiceApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             return None
         try:
-            api_key = ServiceApiKey.objects.get_from_key(key)
+            api_key = _api_key(key)
         except ServiceApiKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
         if api_key.has_expired:
@@ -62,6 +94,7 @@ class ServiceApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
             ServiceApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
         principal = ServicePrincipal(key_id=api_key.prefix, name=api_key.name, scopes=frozenset(api_key.scopes))
         return principal, api_key
 

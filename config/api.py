@@ -14,9 +14,10 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.throttling import AnonRateThrottle
 
 
 def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ development secrets; production sets real variables instead.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,3 +53,28 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def process_kind(argv: list[str] | None = None) -> str:
+    """What this process is (web, worker, beat or a manage.py command), from how it was started.
+
+    Each process kind names itself to PostgreSQL as its `application_name`, so that connections can be
+    counted by kind (pg_stat_activity; docs/SCALING.md sizes the pool from those counts).
+    """
+    # `python -m celery …` has celery/__main__.py as its first argument
+    args = [_program(arg) for arg in (sys.argv if argv is None else argv)]
+    if any(arg in ("uvicorn", "gunicorn") for arg in args[:3]) or "config.asgi:application" in args:
+        return "pushcart-web"
+    if "celery" in args[:3]:
+        for kind in ("worker", "beat"):
+            if kind in args:
+                return f"pushcart-{kind}"
+        return "pushcart-celery"
+    if "manage.py" in args and len(args) > args.index("manage.py") + 1:
+        return f"pushcart-{args[args.index('manage.py') + 1]}"[:63]
+    return "pushcart"
+
+
+def _program(arg: str) -> str:
+    path = Path(arg)
+    return path.parent.name if path.name == "__main__.py" else path.name

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import dj_database_url
 
-from config.env import BASE_DIR, env_bool, env_int, env_list, env_str
+from config.env import BASE_DIR, env_bool, env_int, env_list, env_str, process_kind
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
+    "config.overload.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,7 +74,30 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/pushcart")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+PROCESS_KIND = process_kind()  # pushcart-web, pushcart-worker, pushcart-beat, pushcart-<command>
+# The web process serves requests from a bounded pool of connections, at most one per request thread. (Under
+# Django's ASGI handler, each request ran in a thread of its own with a persistent connection of its own: 500
+# requests opened 500 PostgreSQL sessions, and a burst exhausted max_connections.) A request borrows a
+# connection and gives it back when it ends; one that can't get one within DATABASE_POOL_TIMEOUT seconds (the
+# pool is smaller than the threads, or PostgreSQL is away) is answered 503 with Retry-After (config.overload).
+# Worker children and beat run one task at a time on one thread: they keep one persistent connection each.
+WEB_THREADS = env_int("WEB_THREADS", 8)  # threads serving HTTP requests in each web process (config.asgi)
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", WEB_THREADS if PROCESS_KIND == "pushcart-web" else 0)  # 0: none
+DATABASE_POOL_TIMEOUT = float(env_str("DATABASE_POOL_TIMEOUT", "2"))
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=0 if DATABASE_POOL_SIZE else 60, conn_health_checks=True
+    )
+}
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = PROCESS_KIND  # pg_stat_activity by kind
+if DATABASE_POOL_SIZE:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(2, DATABASE_POOL_SIZE),
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+        "max_idle": 60,  # connections above min_size are closed after a minute unused
+        "name": PROCESS_KIND,
+    }
 # "off" for the marketing workers (see the Procfile): their commits don't wait for the WAL flush, which keeps
 # PostgreSQL free for order updates during a campaign. A database crash can then lose the last few hundred ms
 # of marketing writes (a delivery already sent may be sent again after recovery); order updates keep "on".
@@ -91,6 +115,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "pc:cache",
+        "OPTIONS": {"pool_class": "config.cache.SharedConnectionPool"},  # one pool per process, not per thread
     }
 }
 
@@ -136,6 +161,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Overload (config.overload): HTTP requests in progress per web process (running or waiting for a thread)
+# before the next is answered 503 at once. Four per thread keeps the wait for a thread short (see
+# docs/SCALING.md for how it was measured).
+WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 4 * WEB_THREADS)
+OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 1)
+OVERLOAD_READY_HOLD_SECONDS = env_int("OVERLOAD_READY_HOLD_SECONDS", 5)  # /readyz says overloaded this long
+
 # Request bodies on the API above this size are answered 413 before parsing.
 API_MAX_BODY_BYTES = env_int("PUSHCART_API_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
@@ -150,7 +182,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Authenticated callers are limited per user or key; refused authentications
     # per address (the `anon` rate, see config.api.PushcartAPIView).
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("PUSHCART_THROTTLE_ANON", "60/minute"),
         "user": env_str("PUSHCART_THROTTLE_USER", "600/minute"),
@@ -195,6 +227,9 @@ API_KEY_SCOPES = {
     "attributes:write": "Set shoppers' attributes (for segments)",
 }
 API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`
+# A verified key is remembered this long by each web process (accounts.authentication): a revoked key still
+# works up to this long in processes other than the one that revoked it.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 10)
 
 # --- Device registry --------------------------------------------------------
 DEVICE_STALE_AFTER_DAYS = env_int("DEVICE_STALE_AFTER_DAYS", 60)

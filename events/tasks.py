@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
-from events import triggers
+from config import wakeup
+from events import ingest, triggers
 from events.recovery import requeue_unprocessed
 
 
 @shared_task(name="events.tasks.process_events", acks_late=True)
 def process_events(event_ids: list[int]) -> dict[str, int]:
-    return triggers.process_events(event_ids)
+    """These events, and others waiting, up to a batch (config.wakeup: woken by the requests that stored them)."""
+    wakeup.started(ingest.WAKE)
+    counts = triggers.process_events(event_ids)
+    if sum(counts.values()) >= settings.EVENT_PROCESS_BATCH:  # a full batch: more may be waiting
+        wakeup.wake(ingest.WAKE, process_events, args=[[]], queue=settings.QUEUE_EVENTS)
+    return counts
 
 
 @shared_task(name="events.tasks.requeue_unprocessed", acks_late=True)

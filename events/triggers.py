@@ -64,11 +64,11 @@ class _Keyed:
 
 def process_events(event_ids: Sequence[int]) -> dict[str, int]:
     """Apply the active rules to events still waiting; returns counts by resulting status. Idempotent."""
-    rules = active_rules()
     with transaction.atomic():
         events = _take(list(event_ids))
         if not events:
             return {}
+        rules = active_rules()  # only once there is work: a task whose events were taken by another reads nothing
         now = timezone.now()
         notes: dict[int, list[str]] = {event.pk: [] for event in events}
         immediate: list[tuple[TriggerRule, NewNotification]] = []
