@@ -8,6 +8,8 @@ zones), starts the simulator, one web process and real Celery workers, and runs:
   events    order events through the REST batch endpoint: events/s accepted, accepted → pushed latency
   priority  order events at a steady rate while the campaign fans out: their latency
   faults    the campaign with 5% 503s and 1% 429s (Retry-After): throughput, every delivery accounted for
+  api       the REST API loaded as clients arrive: single requests in the shop's mix at a fixed rate (open loop),
+            833/s (50,000 a minute), the knee (highest rate holding the bounds) and 3x the knee (bench/api.py)
   baseline  django-push-notifications from Celery tasks, as its documentation shows, to the same simulator
 Results: bench/results/latest.{json,md,png} (and a timestamped JSON), and the table printed.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL = ["ceiling", "fanout", "events", "priority", "faults", "baseline"]
+ALL = ["ceiling", "fanout", "events", "priority", "faults", "api", "baseline"]
 
 
 def ensure_requirements() -> None:
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
     from django.db import connection
 
     from accounts.services import create_api_key
-    from bench import report
+    from bench import api, report
     from bench.measure import processes
     from bench.processes import celery_beat, celery_worker, web_process, worker_environment
     from bench.providers import ceiling
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
                 "sim_cpu_us": sim_cpu,
             }
             print(f"bench: ceiling {rate * 60:,.0f}/min", flush=True)
-        pushcart = [s for s in scenarios if s in ("fanout", "events", "priority", "faults")]
+        pushcart = [s for s in scenarios if s in ("fanout", "events", "priority", "faults", "api")]
         if pushcart:
             with ExitStack() as started_processes:
                 base = started_processes.enter_context(web_process(env))
@@ -140,6 +142,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
                     "events": lambda: event_burst(stack, args.events),
                     "priority": lambda: priority_under_load(stack, args.order_rate),
                     "faults": lambda: faults(stack, args.devices),
+                    "api": lambda: api.scenario(stack, quick=args.quick),
                 }
                 for name in pushcart:
                     print(f"bench: {name}…", flush=True)

@@ -68,6 +68,25 @@ def table(results: dict[str, Any]) -> str:
             f"{f['deliveries']:,} deliveries: {f['delivered']:,} delivered + {f['failed_with_record']:,} failed "
             f"records, {f['unaccounted']} unaccounted; {f['attempts']:,} attempts |"
         )
+    if "api" in s:
+        a = s["api"]
+        t = a["target"]
+        cpu = ", ".join(f"{k} {v:.0f}" for k, v in t["cpu_us_per_request"].items())
+        rows.append(
+            f"| 6. API, open loop, single requests (70% events, 15% sends, 10% devices, 5% preferences) | "
+            f"knee {a['knee_per_second']:,.0f} requests/s | at {t['offered_per_second']:,.0f}/s offered: "
+            f"{t['achieved_per_second']:,.0f}/s answered {t['statuses']}, HTTP p99 {t['http_p99_ms']:.0f} ms, "
+            f"push p99 {t['push_p99_ms']:.0f} ms, PostgreSQL connections at peak "
+            f"{t['pg_connections_peak'].get('total', 0)}; CPU µs/request: {cpu} |"
+        )
+        if "overload" in a:
+            o, after = a["overload"], a["after"]
+            rows.append(
+                f"| 7. API at 3x the knee ({o['offered_per_second']:,.0f}/s) | {o['shed']:,} refused (503/429) | "
+                f"refusals p99 {o['shed_p99_ms']:.0f} ms, {o['shed_without_retry_after']} without Retry-After; "
+                f"answers {o['statuses']}; then {after['offered_per_second']:,.0f}/s: {after['statuses']}, "
+                f"HTTP p99 {after['http_p99_ms']:.0f} ms |"
+            )
     if baseline:
         b = s["baseline"]
         rows.append(
