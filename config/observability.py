@@ -13,8 +13,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from config import overload
-
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -24,7 +22,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> HttpResponse:
-    """Ready to serve: PostgreSQL, Redis and the Celery broker answer, and the process is not refusing requests."""
+    """Ready to serve: PostgreSQL, Redis and the Celery broker answer (config.overload adds: not overloaded)."""
     checks = {"postgresql": _check_postgresql, "redis": _check_redis, "broker": _check_broker}
     results = {}
     for name, check in checks.items():
@@ -33,8 +31,6 @@ def readyz(request: HttpRequest) -> HttpResponse:
             results[name] = "ok"
         except Exception as exc:  # any failure means not ready; say which
             results[name] = f"unavailable: {type(exc).__name__}"
-    if overload.state.overloaded():
-        results["capacity"] = f"overloaded: refusing requests ({overload.state.in_flight} in progress)"
     ready = all(value == "ok" for value in results.values())
     return JsonResponse({"status": "ready" if ready else "not ready", "checks": results}, status=200 if ready else 503)
 

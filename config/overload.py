@@ -8,8 +8,9 @@ Two doors, one answer (503 with `Retry-After`, JSON in the API's error shape):
 - `database_unavailable`: a request that could not get a database connection in time (the pool is exhausted
   or PostgreSQL is down) is a 503 too, never a 500.
 
-`/readyz` says "overloaded" while requests are being refused, so a load balancer can send traffic elsewhere.
-Health, readiness and metrics are never refused: they must answer precisely when the process is busy.
+`/readyz` answers 503 "overloaded" (from this layer, whatever the threads are doing) while requests are being
+refused, so a load balancer can send traffic elsewhere. Health, readiness and metrics are never refused: they
+must answer precisely when the process is busy.
 """
 
 from __future__ import annotations
@@ -68,20 +69,21 @@ class AdmissionControl:
         self.limit = limit or settings.WEB_MAX_IN_FLIGHT
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in NEVER_REFUSED:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/readyz" and state.overloaded():
+            # Answered here: every thread may be busy, and a load balancer must hear it now.
+            checks = {"capacity": f"overloaded: refusing requests ({state.in_flight} in progress)"}
+            await _answer(send, json.dumps({"status": "not ready", "checks": checks}).encode())
+            return
+        if scope["path"] in NEVER_REFUSED:
             await self.app(scope, receive, send)
             return
         if state.in_flight >= self.limit:
             state.last_refused = time.monotonic()
             REFUSED.labels("busy").inc()
-            body = _body("busy")
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(settings.OVERLOAD_RETRY_AFTER_SECONDS).encode()),
-            ]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await _answer(send, _body("busy"), retry_after=settings.OVERLOAD_RETRY_AFTER_SECONDS)
             return
         state.in_flight += 1
         IN_FLIGHT.inc()
@@ -90,6 +92,15 @@ class AdmissionControl:
         finally:
             state.in_flight -= 1
             IN_FLIGHT.dec()
+
+
+async def _answer(send: Any, body: bytes, retry_after: int | None = None) -> None:
+    """A 503 with a JSON body, straight from the ASGI layer."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def database_unavailable(exc: BaseException) -> bool:
