@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.measure import cpu_seconds, percentile, processes
+from bench.measure import cpu_seconds, percentile, processes, with_descendants
 
 # Out of every 20 requests: 14 single events, 3 direct sends, 2 device registrations, 1 preference read.
 MIX = ("event",) * 14 + ("send",) * 3 + ("device",) * 2 + ("preferences",)
@@ -382,7 +382,7 @@ def scenario(stack: Any, *, quick: bool) -> dict[str, Any]:
     _, key = create_api_key(name="bench-api", scopes=["events:write", "notifications:write"])
     shop = Shop(stack.base_url, key, stack.devices)
     kinds = {
-        "web": lambda: [pid for pid in stack.web_pids if Path(f"/proc/{pid}").exists()],
+        "web": lambda: with_descendants([pid for pid in stack.web_pids if Path(f"/proc/{pid}").exists()]),
         "workers": lambda: [pid for pgid in stack.worker_pgids for pid in processes(pgid=pgid)],
     }
     seconds = 10 if quick else 60
@@ -439,7 +439,7 @@ def main() -> None:
         ):
             shop = Shop(base, key, args.devices)
             kinds = {
-                "web": lambda: processes(cmdline="uvicorn config.asgi"),
+                "web": lambda: with_descendants(processes(cmdline="uvicorn config.asgi")),
                 "workers": lambda: [p for w in (tx, marketing) for p in processes(pgid=w.process.pid)],
                 "beat": lambda: [beat.pid],
             }

@@ -36,6 +36,21 @@ def processes(*, pgid: int | None = None, name: str | None = None, cmdline: str 
     return found
 
 
+def with_descendants(pids: list[int]) -> list[int]:
+    """The processes and every process they started (uvicorn's --workers, Celery's pool children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(entry.name) if entry.name.isdigit() else None
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU the processes have used so far."""
     total = 0

@@ -28,7 +28,7 @@ PREFIX = "pc:wake"
 WAKE_TTL = 5  # seconds
 
 
-def wake(name: str, task: Any, *, args: Sequence[Any], queue: str) -> bool:
+def wake(name: str, task: Any, *, args: Sequence[Any], queue: str, kwargs: dict[str, Any] | None = None) -> bool:
     """Queue `task` unless one queued for `name` has not started yet; True if queued."""
     from devices.token_cache import client
 
@@ -39,7 +39,7 @@ def wake(name: str, task: Any, *, args: Sequence[Any], queue: str) -> bool:
         queued = False
     if queued:
         return False
-    task.apply_async(args=list(args), queue=queue)
+    task.apply_async(args=list(args), kwargs=kwargs, queue=queue)
     return True
 
 

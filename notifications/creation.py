@@ -252,7 +252,11 @@ def forget_old_idempotency_keys(*, older_than_days: int | None = None) -> int:
 
 
 def enqueue_processing(notification_ids: Sequence[int], category: str) -> None:
-    """After commit, hand the notifications to the workers of their category's queue."""
+    """After commit, hand the notifications to the workers of their category's queue.
+
+    Full chunks get a task each; the rest wakes the queue's task (config.wakeup), which also takes the other
+    notifications waiting in that queue's categories, so a stream of single sends shares tasks.
+    """
     from notifications import tasks
     from notifications.delivery import queue_for
 
@@ -261,6 +265,10 @@ def enqueue_processing(notification_ids: Sequence[int], category: str) -> None:
 
     def send() -> None:
         for start in range(0, len(ids), PROCESS_CHUNK):
-            tasks.process_notifications.apply_async(args=[ids[start : start + PROCESS_CHUNK]], queue=queue)
+            chunk = ids[start : start + PROCESS_CHUNK]
+            if len(chunk) == PROCESS_CHUNK:
+                tasks.process_notifications.apply_async(args=[chunk], queue=queue)
+            else:
+                tasks.wake_processing(queue, chunk)
 
     transaction.on_commit(send)

@@ -133,21 +133,27 @@ def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
     return [item.pk for item in sending.deliveries]
 
 
-def process_notifications(notification_ids: Iterable[int]) -> dict[str, int]:
+def process_notifications(
+    notification_ids: Iterable[int], *, waiting: Sequence[str] = (), limit: int = 0
+) -> dict[str, int]:
     """Judge pending notifications, send them to their users' devices and write it all at once (the worker's task).
 
-    One transaction holds the notifications locked while their pushes go out, then writes each
-    delivery in its final state (see the module's docstring for what a worker's death costs).
+    With `waiting` categories, other pending notifications of those categories are taken too, oldest first,
+    up to `limit` in all. One transaction holds the notifications locked while their pushes go out, then
+    writes each delivery in its final state (see the module's docstring for what a worker's death costs).
     """
     with transaction.atomic():
-        notifications = _lock_pending(notification_ids)
+        notifications = _lock_pending(notification_ids, waiting, limit)
         if not notifications:
             return {}
         sending = _judge(notifications, claim=True)
         sending.send()
         sending.write_deliveries()
         _write_verdicts(sending.states, timezone.now())
-    return sending.finish()
+    outcomes = sending.finish()
+    if waiting:
+        outcomes["taken"] = len(notifications)  # a full batch: more may be waiting
+    return outcomes
 
 
 def send_new(items: Sequence[NewNotification], ids: Sequence[int]) -> Sending:
@@ -286,11 +292,27 @@ FROM {Notification._meta.db_table}
 WHERE id = ANY(%b::bigint[]) AND status = '{NotificationStatus.PENDING}'
 ORDER BY id FOR UPDATE SKIP LOCKED
 """  # noqa: S608 - only constants are formatted in
+# The same, and other pending notifications of the given categories, oldest first, up to a batch: the task a
+# stream of single sends wakes (config.wakeup) takes what the requests after its own stored meanwhile.
+_LOCK_WAITING = f"""
+SELECT {", ".join("id" if name == "pk" else name for name in NOTIFICATION_FIELDS)}
+FROM {Notification._meta.db_table}
+WHERE id IN (
+    SELECT id FROM {Notification._meta.db_table}
+    WHERE status = '{NotificationStatus.PENDING}' AND (id = ANY(%b::bigint[]) OR category = ANY(%b::text[]))
+    ORDER BY updated_at LIMIT %b FOR UPDATE SKIP LOCKED
+)
+ORDER BY id
+"""  # noqa: S608 - only constants are formatted in
 _JSON_FIELDS = [NOTIFICATION_FIELDS.index(name) for name in ("data", "translations", "frequency_caps")]
 
 
-def _lock_pending(notification_ids: Iterable[int]) -> list[Pending]:
-    rows = bulk_sql.execute(_LOCK_PENDING, [list(notification_ids)])
+def _lock_pending(notification_ids: Iterable[int], waiting: Sequence[str] = (), limit: int = 0) -> list[Pending]:
+    ids = list(notification_ids)
+    if waiting:
+        rows = bulk_sql.execute(_LOCK_WAITING, [ids, list(waiting), max(limit, len(ids))])
+    else:
+        rows = bulk_sql.execute(_LOCK_PENDING, [ids])
     decoded: dict[str, object] = {}  # a campaign's rows share their JSON: each text is decoded once
     notifications = []
     for row in rows:

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
+from config import wakeup
 from notifications import creation, delivery, dispatch
 
 
 @shared_task(name="notifications.tasks.process_notifications", acks_late=True)
-def process_notifications(notification_ids: list[int]) -> dict[str, int]:
-    """Create the deliveries of these notifications and send them."""
-    return delivery.process_notifications(notification_ids)
+def process_notifications(notification_ids: list[int], woken: str = "") -> dict[str, int]:
+    """Create the deliveries of these notifications and send them.
+
+    `woken` (a queue) when a request woke it (config.wakeup): it then also takes the other notifications
+    waiting in that queue's categories, up to a batch.
+    """
+    if not woken:
+        return delivery.process_notifications(notification_ids)
+    wakeup.started(_wake_name(woken))
+    categories = [c for c in settings.NOTIFICATION_CATEGORIES if delivery.queue_for(c) == woken]
+    outcomes = delivery.process_notifications(notification_ids, waiting=categories, limit=creation.PROCESS_CHUNK)
+    if outcomes.get("taken", 0) >= creation.PROCESS_CHUNK:
+        wake_processing(woken, [])
+    return outcomes
+
+
+def wake_processing(queue: str, notification_ids: list[int]) -> None:
+    """Queue the task that takes `queue`'s waiting notifications, unless one is queued and not yet started."""
+    wakeup.wake(_wake_name(queue), process_notifications, args=[notification_ids], kwargs={"woken": queue}, queue=queue)
+
+
+def _wake_name(queue: str) -> str:
+    return f"notifications:{queue}"
 
 
 @shared_task(name="notifications.tasks.send_deliveries", acks_late=True)
