@@ -403,6 +403,34 @@ def scenario(stack: Any, *, quick: bool) -> dict[str, Any]:
     }
 
 
+def sequential(shop: Shop, requests: int, web: Callable[[], list[int]]) -> dict[str, float]:
+    """Single events one after another on one keep-alive connection: the web process's own cost per request,
+    and the PostgreSQL sessions it opened for them (pg_stat_database.sessions)."""
+    import httpx
+    from django.db import connection
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    tag = f"seq-{time.time_ns()}"
+    bodies = [shop.request(n * len(MIX), tag)[3] for n in range(requests)]  # every one an event
+    with httpx.Client(base_url=shop.base_url, headers=shop.service_headers) as client:
+        client.post("/api/v1/events/", json=bodies[0] | {"idempotency_key": f"{tag}-warm"})
+        opened, cpu, started = sessions(), cpu_seconds(web()), time.perf_counter()
+        for body in bodies:
+            client.post("/api/v1/events/", json=body).raise_for_status()
+        seconds = time.perf_counter() - started
+        cpu_used, opened = cpu_seconds(web()) - cpu, sessions() - opened - 1  # less the one counting them
+    return {
+        "requests": requests,
+        "per_second": requests / seconds,
+        "web_cpu_ms_per_request": cpu_used / requests * 1000,
+        "postgres_sessions_opened": opened,
+    }
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # stop the processes started below
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -412,6 +440,7 @@ def main() -> None:
     parser.add_argument("--knee", action="store_true", help="Then search the highest rate that holds the bounds.")
     parser.add_argument("--overload", type=float, default=0, help="Then offer 3x this rate, and half of it after.")
     parser.add_argument("--quick", action="store_true", help="10 s at the rate, a short knee search.")
+    parser.add_argument("--sequential", type=int, default=0, help="First, this many single events one by one.")
     args = parser.parse_args()
 
     from bench.stack import prepare_database
@@ -449,7 +478,10 @@ def main() -> None:
                 print(describe(f"{rate:,.0f}/s", run), flush=True)
                 return run
 
-            measure(args.rate, args.seconds)
+            if args.sequential:
+                print(f"one at a time: {sequential(shop, args.sequential, kinds['web'])}", flush=True)
+            if args.seconds:
+                measure(args.rate, args.seconds)
             if args.knee:
                 knee, _ = find_knee(measure, 100, 3200, steps=2 if args.quick else 4)
                 print(f"knee: {knee:,.0f} requests/s")

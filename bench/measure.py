@@ -43,12 +43,14 @@ def with_descendants(pids: list[int]) -> list[int]:
         fields = _stat(entry.name) if entry.name.isdigit() else None
         if fields is not None:
             parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], list(pids)
+    found: set[int] = set()
+    todo = list(pids)
     while todo:
         pid = todo.pop()
-        found.append(pid)
-        todo.extend(parents.get(pid, []))
-    return found
+        if pid not in found:
+            found.add(pid)
+            todo.extend(parents.get(pid, []))
+    return sorted(found)
 
 
 def cpu_seconds(pids: list[int]) -> float:
