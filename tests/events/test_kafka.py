@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,22 @@ def test_a_batch_stored_but_not_committed_is_read_again_and_found_duplicate(brok
     progress = [line for line in consumer.output if "100 messages:" in line][-1]
     assert "40 stored, 60 duplicates, 0 rejected" in progress, progress
     assert Event.objects.count() == 100
+
+
+def test_a_few_messages_are_stored_at_once_without_waiting_for_a_full_batch(broker: str) -> None:
+    topic = f"{TOPIC}.prompt"
+    create_topic(broker, topic)
+    consumer = Consumer(broker, topic, "pushcart-prompt")  # batches of up to 25, polling for 1 s
+    produce(broker, topic, [order_event(0)])
+    wait_for(lambda: Event.objects.count() == 1, 30, "the consumer to join its group and store the first event")
+
+    sent = time.time()
+    produce(broker, topic, [order_event(n) for n in range(1, 4)])
+    wait_for(lambda: Event.objects.count() == 4, 10, "the next three events")
+    assert consumer.stop() == 0, "".join(consumer.output)
+    stored = max(Event.objects.values_list("received_at", flat=True)).timestamp()
+    # Waiting for 22 more messages that never come would have stored them a whole poll (1 s) later.
+    assert stored - sent < 0.5, stored - sent
 
 
 def test_the_command_refuses_to_start_without_brokers(tmp_path: Path) -> None:

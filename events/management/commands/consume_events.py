@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from events.kafka import ConsumeStats, consume
 
+PROGRESS_SECONDS = 1.0
+
 
 class Command(BaseCommand):
     help = (
@@ -43,20 +45,40 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
 
-        def progress(stats: ConsumeStats) -> None:
-            rate = stats.messages / max(time.monotonic() - started, 1e-6)
+        # A steady stream is stored in small batches, dozens a second (bench.kafka): their progress is printed
+        # at most once a second, and the last batch's once the topic is quiet (should_stop is asked after every
+        # batch and every empty poll).
+        printed_at = 0.0
+        unprinted: ConsumeStats | None = None
+
+        def print_progress(force: bool = False) -> None:
+            nonlocal printed_at, unprinted
+            if unprinted is None or (not force and time.monotonic() - printed_at < PROGRESS_SECONDS):
+                return
+            stats, unprinted, printed_at = unprinted, None, time.monotonic()
+            rate = stats.messages / max(printed_at - started, 1e-6)
             self.stdout.write(
                 f"{stats.messages:,} messages: {stats.stored:,} stored, {stats.duplicates:,} duplicates, "
-                f"{stats.rejected:,} rejected ({rate:,.0f}/s)"
+                f"{stats.rejected:,} rejected ({rate:,.0f}/s, {stats.batches:,} batches)"
             )
             self.stdout.flush()
+
+        def on_batch(stats: ConsumeStats) -> None:
+            nonlocal unprinted
+            unprinted = stats
+            print_progress()
+
+        def should_stop() -> bool:
+            print_progress()
+            return stopping
 
         stats = consume(
             bootstrap=options["bootstrap"],
             topic=options["topic"],
             group=options["group"],
             batch_size=options["batch_size"],
-            should_stop=lambda: stopping,
-            on_batch=progress,
+            should_stop=should_stop,
+            on_batch=on_batch,
         )
+        print_progress(force=True)
         self.stdout.write(self.style.SUCCESS(f"Stopped after {stats.messages:,} messages ({stats.stored:,} stored)."))
