@@ -55,7 +55,8 @@ def judge(
     """A verdict for each notification (all of whose users have devices); counts the ones allowed through."""
     now = now or timezone.now()
     preferences = preferences_for(n.user_id for n in notifications)
-    caps = active_caps()
+    # Only marketing pushes are capped: a batch of order updates needs no caps read.
+    caps = active_caps() if not all(is_transactional(n.category) for n in notifications) else []
     verdicts: dict[int, Verdict] = {}
     candidates: list[frequency.Candidate] = []
     for notification in notifications:
