@@ -154,20 +154,22 @@ class Shop:
                 "type": "order_status_changed",
                 "user_id": user,
                 "idempotency_key": f"{tag}-{n}",
-                "data": {"order_id": str(n), "status": "cancelled", "reason": "out of stock"},
+                # An order id of its own: the same order twice to a shopper would be a duplicate push (and skipped).
+                "data": {"order_id": f"{tag}-{n}", "status": "cancelled", "reason": "out of stock"},
             }
             return kind, "POST /api/v1/events/", self.service_headers, body
         if kind == "send":
             body = {
                 "user_id": user,
                 "category": "order_updates",
-                "title": f"Order {n} is delayed",
+                "title": f"Order {tag}-{n} is delayed",
                 "body": "Now arriving 15:00-16:00",
                 "idempotency_key": f"{tag}-{n}",
             }
             return kind, "POST /api/v1/notifications/", self.service_headers, body
         if kind == "device":
-            body = {"platform": "android", "token": f"{tag}-app-{n % self.shoppers}", "locale": "en-GB"}
+            # The shopper's app: registered on first sight, refreshed after (every run, the same token).
+            body = {"platform": "android", "token": f"app-{n % self.shoppers}", "locale": "en-GB"}
             return kind, "POST /api/v1/devices/", self.app_headers(n), body
         return kind, "GET /api/v1/preferences/", self.app_headers(n), None
 
@@ -438,7 +440,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--devices", type=int, default=25_000, help="Shoppers (one device each, the shop's mix).")
     parser.add_argument("--knee", action="store_true", help="Then search the highest rate that holds the bounds.")
-    parser.add_argument("--overload", type=float, default=0, help="Then offer 3x this rate, and half of it after.")
+    parser.add_argument(
+        "--overload", action="store_true", help="Then offer 3x the knee (or --rate), and half the knee after."
+    )
     parser.add_argument("--quick", action="store_true", help="10 s at the rate, a short knee search.")
     parser.add_argument("--sequential", type=int, default=0, help="First, this many single events one by one.")
     args = parser.parse_args()
@@ -482,11 +486,12 @@ def main() -> None:
                 print(f"one at a time: {sequential(shop, args.sequential, kinds['web'])}", flush=True)
             if args.seconds:
                 measure(args.rate, args.seconds)
+            knee = args.rate
             if args.knee:
                 knee, _ = find_knee(measure, 100, 3200, steps=2 if args.quick else 4)
-                print(f"knee: {knee:,.0f} requests/s")
+                print(f"knee: {knee:,.0f} requests/s", flush=True)
             if args.overload:
-                overload(measure, args.overload, args.overload / 2)
+                overload(measure, knee, knee / 2)
 
 
 if __name__ == "__main__":

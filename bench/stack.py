@@ -29,6 +29,7 @@ os.environ.update(
     # A load test: the per-key API rate limit (600/minute by default) would refuse the order stream.
     PUSHCART_THROTTLE_USER="1000000/minute",
 )
+os.environ.setdefault("WEB_CONCURRENCY", "2")  # uvicorn's worker processes, as in the Procfile
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
 os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(40))
 

@@ -8,6 +8,7 @@ progress) go to channels, as before.
 """
 
 import os
+import sys
 
 from a2wsgi import WSGIMiddleware
 from channels.auth import AuthMiddlewareStack
@@ -26,6 +27,7 @@ from campaigns.routing import websocket_urlpatterns  # noqa: E402 - needs the ap
 from config.overload import AdmissionControl  # noqa: E402
 
 django_http = WSGIMiddleware(django_wsgi, workers=settings.WEB_THREADS)
+sys.setswitchinterval(settings.WEB_SWITCH_INTERVAL_SECONDS)
 
 application = ProtocolTypeRouter(
     {

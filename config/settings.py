@@ -82,6 +82,10 @@ PROCESS_KIND = process_kind()  # pushcart-web, pushcart-worker, pushcart-beat, p
 # pool is smaller than the threads, or PostgreSQL is away) is answered 503 with Retry-After (config.overload).
 # Worker children and beat run one task at a time on one thread: they keep one persistent connection each.
 WEB_THREADS = env_int("WEB_THREADS", 8)  # threads serving HTTP requests in each web process (config.asgi)
+# How often the web process's threads hand the GIL over (Python's default: 5 ms). Every request crosses from
+# the event loop to a thread and back; at 1 ms a loaded process answers sooner (bench.api at 150/s: HTTP p95
+# 104 -> 79 ms, p99 166 -> 118 ms) for no measurable CPU.
+WEB_SWITCH_INTERVAL_SECONDS = float(env_str("WEB_SWITCH_INTERVAL_SECONDS", "0.001"))
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", WEB_THREADS if PROCESS_KIND == "pushcart-web" else 0)  # 0: none
 DATABASE_POOL_TIMEOUT = float(env_str("DATABASE_POOL_TIMEOUT", "2"))
 DATABASES = {
@@ -362,6 +366,9 @@ KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_EVENTS_TOPIC = env_str("KAFKA_EVENTS_TOPIC", "pushcart.events")
 KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "pushcart")
 KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10_000)  # a dead consumer's partitions move after this
+
+# A woken task (config.wakeup) waits this long before taking the work waiting: requests arriving meanwhile share it.
+WAKE_GATHER_SECONDS = float(env_str("WAKE_GATHER_SECONDS", "0.05"))
 
 QUEUE_TRANSACTIONAL = "transactional"
 QUEUE_MARKETING = "marketing"
