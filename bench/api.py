@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.measure import cpu_seconds, percentile, processes, with_descendants
+from bench.measure import cpu_seconds, percentile, postgres_cpu_seconds, processes, with_descendants
 
 # Out of every 20 requests: 14 single events, 3 direct sends, 2 device registrations, 1 preference read.
 MIX = ("event",) * 14 + ("send",) * 3 + ("device",) * 2 + ("preferences",)
@@ -265,7 +265,7 @@ class ProcessCpu:
 
     def read(self) -> dict[str, float]:
         spent = {name: cpu_seconds(pids()) for name, pids in self.kinds.items()}
-        spent["postgres"] = cpu_seconds(processes(name="postgres"))
+        spent["postgres"] = postgres_cpu_seconds()
         spent["redis"] = cpu_seconds(processes(name="redis-server"))
         spent["simulator"] = self.sim.cpu_seconds()
         spent["client"] = time.process_time()

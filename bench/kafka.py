@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.stack  # noqa: F401 - first: points this process at the benchmark's database and Redis
-from bench.measure import cpu_seconds, percentile, processes
+from bench.measure import cpu_seconds, percentile, postgres_cpu_seconds, processes
 
 TOPIC = "shop.orders"
 GROUP = "pushcart-bench"
@@ -210,7 +210,7 @@ class Cpu:
         return {
             "consumer": self.consumer.cpu_seconds(),
             "workers": cpu_seconds(self.setup.worker_pids()),
-            "postgres": cpu_seconds(processes(name="postgres")),
+            "postgres": postgres_cpu_seconds(),
             "broker": cpu_seconds(processes(cmdline=f"tcp://{self.setup.bootstrap}")),
             "redis": cpu_seconds(processes(name="redis-server")),
             "simulator": self.setup.sim.cpu_seconds(),

@@ -63,6 +63,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU of PostgreSQL's processes so far, including backends that have exited since (the postmaster's
+    reaped children): a sum over the live processes alone drops when a connection closes."""
+    total = 0
+    for pid in processes(name="postgres"):
+        fields = _stat(str(pid))
+        if fields is None:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        if _command(fields[1]) != "postgres":  # the postmaster: add its children that have exited
+            total += int(fields[13]) + int(fields[14])
+    return total / TICKS
+
+
+def _command(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def peak_rss_mb(pids: list[int]) -> dict[int, float]:
     """VmHWM (peak resident set) of each process, in MB."""
     peaks = {}

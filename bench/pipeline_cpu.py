@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.measure import cpu_seconds, processes
+from bench.measure import postgres_cpu_seconds
 from bench.stack import prepare_database
 
 
@@ -84,7 +84,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
         profiler = yappi
     fan_out_cpu = process_cpu = 0.0
     sim_cpu = sim.cpu_seconds()
-    postgres_cpu = cpu_seconds(processes(name="postgres"))
+    postgres_cpu = postgres_cpu_seconds()
     wall = time.perf_counter()
     cursor: str | None = ""
     while cursor is not None:
@@ -98,7 +98,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
             process_cpu += time.process_time() - started
     wall = time.perf_counter() - wall
     sim_cpu = sim.cpu_seconds() - sim_cpu
-    postgres_cpu = cpu_seconds(processes(name="postgres")) - postgres_cpu
+    postgres_cpu = postgres_cpu_seconds() - postgres_cpu
     if profiler is not None:
         profiler.stop()
     runtime.reset()

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from django.db import connection
 
-from bench.measure import cpu_seconds, peak_rss_mb, percentile, processes
+from bench.measure import cpu_seconds, peak_rss_mb, percentile, postgres_cpu_seconds, processes
 from bench.stack import empty_tables
 
 SHOP_SQL = """
@@ -117,7 +117,7 @@ class Cpu:
         return {
             "workers": cpu_seconds(workers),
             "web": cpu_seconds(self.stack.web_pids),
-            "postgres": cpu_seconds(processes(name="postgres")),
+            "postgres": postgres_cpu_seconds(),
             "redis": cpu_seconds(processes(name="redis-server")),
             "simulator": self.stack.sim.cpu_seconds(),
         }

@@ -166,9 +166,9 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 # Overload (config.overload): HTTP requests in progress per web process (running or waiting for a thread)
-# before the next is answered 503 at once. Four per thread keeps the wait for a thread short (see
-# docs/SCALING.md for how it was measured).
-WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 4 * WEB_THREADS)
+# before the next is answered 503 at once. Two per thread keeps the wait for a thread short: at three times
+# the knee, admitted requests' HTTP p99 was 275 ms with 16, 380 ms with 32 (docs/SCALING.md).
+WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 2 * WEB_THREADS)
 OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 1)
 OVERLOAD_READY_HOLD_SECONDS = env_int("OVERLOAD_READY_HOLD_SECONDS", 5)  # /readyz says overloaded this long
 
