@@ -358,9 +358,9 @@ def find_knee(measure: Callable[[float], Run], start: float, ceiling: float, ste
         else:
             bad = rate
     bad = bad or ceiling
-    for _ in range(steps if good else 0):
+    for _ in range(steps):
         rate = round((good + bad) / 2 / 10) * 10
-        if rate in (good, bad):
+        if rate in (0, good, bad):
             break
         run = measure(rate)
         tried.append((rate, run))
@@ -395,13 +395,12 @@ def scenario(stack: Any, *, quick: bool) -> dict[str, Any]:
         return run
 
     target = measure(833, seconds)
-    knee, tried = find_knee(measure, 200, 3200, steps=2 if quick else 4)
-    shed = overload(measure, max(knee, 100), max(knee, 100) / 2) if knee else {}
+    knee, tried = find_knee(measure, 100, 3200, steps=2 if quick else 4)
     return {
         "target": target.summary(),
         "knee_per_second": knee,
         "knee_runs": [run.summary() for _, run in tried],
-        **shed,
+        **overload(measure, knee or 50, (knee or 50) / 2),
     }
 
 
