@@ -2,11 +2,11 @@
 
 Two doors, one answer (503 with `Retry-After`, JSON in the API's error shape):
 - `AdmissionControl`, the outermost ASGI layer: at most WEB_MAX_IN_FLIGHT HTTP requests are in progress in
-  the process; the next one is answered at once, before Django, authentication or the database see it. Each
-  admitted request holds a thread (Django runs sync views in a thread per request under ASGI) and at most
-  one pooled database connection, so this is what bounds both, whatever the number of clients.
-- `database_unavailable`: a request that could not get a database connection in time (the pool is exhausted
-  or PostgreSQL is down) is a 503 too, never a 500.
+  the process; the next one is answered at once, before Django, authentication or the database see it. An
+  admitted request runs on (or waits for) one of the process's WEB_THREADS threads and holds at most one
+  pooled database connection: this bounds the wait, whatever the number of clients.
+- `DatabaseUnavailableMiddleware`: a request that could not get a database connection in time (the pool is
+  exhausted, PostgreSQL is down) or could not reach Redis is a 503 too, never a 500.
 
 `/readyz` answers 503 "overloaded" (from this layer, whatever the threads are doing) while requests are being
 refused, so a load balancer can send traffic elsewhere. Health, readiness and metrics are never refused: they
@@ -38,7 +38,7 @@ IN_FLIGHT = Gauge("pushcart_http_in_flight", "HTTP requests in progress in the w
 
 
 class _State:
-    """What this process knows of its own load (one event loop: no locking needed)."""
+    """What this process knows of its own load (counted on the event loop; threads only stamp a refusal)."""
 
     def __init__(self) -> None:
         self.in_flight = 0
@@ -56,7 +56,7 @@ def _body(why: str) -> bytes:
     retry = settings.OVERLOAD_RETRY_AFTER_SECONDS
     detail = {
         "busy": f"The server is busy; retry after {retry} s.",
-        "database": f"The database is unavailable or busy; retry after {retry} s.",
+        "store": f"A store the request needs (PostgreSQL or Redis) is unavailable or busy; retry after {retry} s.",
     }[why]
     return json.dumps({"detail": detail, "code": "unavailable"}).encode()
 
@@ -109,16 +109,16 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def unavailable_response() -> HttpResponse:
-    """The 503 for a request that could not get a database connection (also used by the API's error handler)."""
+    """The 503 for a request that could not reach PostgreSQL or Redis."""
     state.last_refused = time.monotonic()
-    REFUSED.labels("database").inc()
-    response = JsonResponse(json.loads(_body("database")), status=503)
+    REFUSED.labels("store").inc()
+    response = JsonResponse(json.loads(_body("store")), status=503)
     response["Retry-After"] = str(settings.OVERLOAD_RETRY_AFTER_SECONDS)
     return response
 
 
 class DatabaseUnavailableMiddleware:
-    """Turn a database connection failure in any view (admin, health) into a 503 instead of a 500."""
+    """Turn a failure to reach PostgreSQL or Redis in any view (API, admin) into a 503 instead of a 500."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

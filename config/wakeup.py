@@ -35,11 +35,11 @@ def wake(name: str, task: Any, *, args: Sequence[Any], queue: str, kwargs: dict[
     from devices.token_cache import client
 
     try:
-        queued = client().set(f"{PREFIX}:{name}", 1, nx=True, ex=WAKE_TTL) is None
+        already_queued = client().set(f"{PREFIX}:{name}", 1, nx=True, ex=WAKE_TTL) is None
     except redis.RedisError:
         logger.warning("wake %s: Redis unavailable, queueing the task anyway", name)
-        queued = False
-    if queued:
+        already_queued = False
+    if already_queued:
         return False
     task.apply_async(args=list(args), kwargs=kwargs, queue=queue)
     return True
