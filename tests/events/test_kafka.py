@@ -144,7 +144,7 @@ def test_a_few_messages_are_stored_at_once_without_waiting_for_a_full_batch(brok
     assert consumer.stop() == 0, "".join(consumer.output)
     stored = max(Event.objects.values_list("received_at", flat=True)).timestamp()
     # Waiting for 22 more messages that never come would have stored them a whole poll (1 s) later.
-    assert stored - sent < 0.5, stored - sent
+    assert stored - sent < 0.8, stored - sent
 
 
 def test_the_command_refuses_to_start_without_brokers(tmp_path: Path) -> None:
