@@ -68,6 +68,17 @@ def table(results: dict[str, Any]) -> str:
             f"{f['deliveries']:,} deliveries: {f['delivered']:,} delivered + {f['failed_with_record']:,} failed "
             f"records, {f['unaccounted']} unaccounted; {f['attempts']:,} attempts |"
         )
+    if baseline:
+        b = s["baseline"]
+        rows.append(
+            f"| 5. Baseline: django-push-notifications, Celery, {b['devices']:,} devices (same mix) | "
+            f"{_rate(baseline)} ({b['seconds']:.1f} s) | {b['accepted']:,} accepted: "
+            + ", ".join(
+                f"{name} {b['accepted_by_provider'].get(name, 0):,} of {n:,}" for name, n in b["by_provider"].items()
+            )
+            + f"; worker CPU {b['worker_cpu_us_per_delivery']:.0f} µs/delivery; peak RSS "
+            f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb'])} MB{share(baseline, against_baseline=False)} |"
+        )
     if "api" in s:
         a = s["api"]
         t = a["target"]
@@ -87,17 +98,6 @@ def table(results: dict[str, Any]) -> str:
                 f"answers {o['statuses']}; then {after['offered_per_second']:,.0f}/s: {after['statuses']}, "
                 f"HTTP p99 {after['http_p99_ms']:.0f} ms |"
             )
-    if baseline:
-        b = s["baseline"]
-        rows.append(
-            f"| 5. Baseline: django-push-notifications, Celery, {b['devices']:,} devices (same mix) | "
-            f"{_rate(baseline)} ({b['seconds']:.1f} s) | {b['accepted']:,} accepted: "
-            + ", ".join(
-                f"{name} {b['accepted_by_provider'].get(name, 0):,} of {n:,}" for name, n in b["by_provider"].items()
-            )
-            + f"; worker CPU {b['worker_cpu_us_per_delivery']:.0f} µs/delivery; peak RSS "
-            f"{', '.join(f'{m:.0f}' for m in b['peak_rss_mb'])} MB{share(baseline, against_baseline=False)} |"
-        )
     return "\n".join(rows)
 
 
