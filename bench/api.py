@@ -282,34 +282,15 @@ def settle(run: Run, timeout: float = 60) -> None:
     """Wait until every accepted event and send is pushed or has a recorded reason; collect push latencies."""
     from django.db import connection
 
+    from bench.scenarios import event_latencies, unsettled
+
     deadline = time.monotonic() + timeout
-    event_ids = list(run.accepted_events)
-    send_ids = list(run.accepted_sends)
-    while True:
-        with connection.cursor() as cursor:
-            # An event is settled once processed; its notifications (or a send) once final.
-            cursor.execute("SELECT count(*) FROM events_event WHERE id = ANY(%s) AND status = 'received'", [event_ids])
-            waiting = cursor.fetchone()[0]
-            cursor.execute(
-                "SELECT count(*) FROM notifications_notification n WHERE "
-                "(n.id = ANY(%s) OR (n.source = 'event' AND n.source_ref = ANY(%s))) AND (n.status IN "
-                "('pending', 'scheduled') OR EXISTS (SELECT 1 FROM notifications_delivery d WHERE "
-                "d.notification_id = n.id AND d.status IN ('queued', 'sending', 'retry_scheduled')))",
-                [send_ids, [str(pk) for pk in event_ids]],
-            )
-            waiting += cursor.fetchone()[0]
-        if waiting == 0 or time.monotonic() > deadline:
-            break
+    event_ids, send_ids = list(run.accepted_events), list(run.accepted_sends)
+    while (waiting := unsettled(event_ids, send_ids)) and time.monotonic() < deadline:
         time.sleep(0.5)
     run.unsettled = waiting
+    latencies = event_latencies(run.accepted_events)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT n.source_ref::bigint, extract(epoch FROM min(d.delivered_at)) FROM notifications_notification n "
-            "JOIN notifications_delivery d ON d.notification_id = n.id AND d.status = 'delivered' "
-            "WHERE n.source = 'event' AND n.source_ref = ANY(%s) GROUP BY n.source_ref",
-            [[str(pk) for pk in event_ids]],
-        )
-        latencies = [float(at) - run.accepted_events[int(ref)] for ref, at in cursor.fetchall()]
         cursor.execute(
             "SELECT notification_id, extract(epoch FROM min(delivered_at)) FROM notifications_delivery "
             "WHERE notification_id = ANY(%s) AND status = 'delivered' GROUP BY 1",

@@ -242,24 +242,10 @@ def stored_ids(setup: Setup, keys: list[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def unsettled(event_ids: list[int]) -> int:
-    """Events not yet processed, and their notifications not yet final (pending, or a delivery in flight)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM events_event WHERE id = ANY(%s) AND status = 'received'", [event_ids])
-        waiting = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT count(*) FROM notifications_notification n WHERE n.source = 'event' AND n.source_ref = ANY(%s) "
-            "AND (n.status IN ('pending', 'scheduled') OR EXISTS (SELECT 1 FROM notifications_delivery d "
-            "WHERE d.notification_id = n.id AND d.status IN ('queued', 'sending', 'retry_scheduled')))",
-            [[str(pk) for pk in event_ids]],
-        )
-        return waiting + cursor.fetchone()[0]
-
-
 def settle(setup: Setup, keys: list[str], timeout: float) -> dict[str, int]:
     """Wait until every key is stored and settled, or `timeout`; returns the ids of those stored."""
+    from bench.scenarios import unsettled
+
     deadline = time.monotonic() + timeout
     ids = stored_ids(setup, keys)
     while len(ids) < len(keys) and time.monotonic() < deadline:

@@ -219,6 +219,22 @@ def event_latencies(accepted: dict[int, float]) -> list[float]:
         return [float(at) - accepted[int(ref)] for ref, at in cursor.fetchall()]
 
 
+def unsettled(event_ids: list[int], notification_ids: list[int] | None = None) -> int:
+    """Events not yet processed, and notifications (the events', and those given) not yet final: pending,
+    scheduled, or with a delivery in flight."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_event WHERE id = ANY(%s) AND status = 'received'", [event_ids])
+        waiting = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM notifications_notification n WHERE "
+            "(n.id = ANY(%s) OR (n.source = 'event' AND n.source_ref = ANY(%s))) AND (n.status IN "
+            "('pending', 'scheduled') OR EXISTS (SELECT 1 FROM notifications_delivery d WHERE "
+            "d.notification_id = n.id AND d.status IN ('queued', 'sending', 'retry_scheduled')))",
+            [notification_ids or [], [str(pk) for pk in event_ids]],
+        )
+        return waiting + cursor.fetchone()[0]
+
+
 def _latency_summary(latencies: list[float], sent: int) -> dict[str, Any]:
     return {
         "events": sent,
