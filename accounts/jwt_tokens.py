@@ -57,6 +57,14 @@ def verify_app_token(token: str) -> str:
         raise InvalidAppTokenError("Token has expired.") from None
     except jwt.InvalidTokenError as exc:
         raise InvalidAppTokenError(f"Invalid token: {exc}.") from None
+    # A token valid for a century, if it leaked, would be a password that can't be changed: the shop's auth
+    # server issues short-lived ones, and anything longer than JWT_MAX_LIFETIME_SECONDS is refused.
+    numeric = all(isinstance(claims[c], (int, float)) and not isinstance(claims[c], bool) for c in ("exp", "iat"))
+    lifetime = claims["exp"] - claims["iat"] if numeric else None
+    if lifetime is None or lifetime > settings.JWT_MAX_LIFETIME_SECONDS:
+        raise InvalidAppTokenError(
+            f"Invalid token: `exp` must be at most {settings.JWT_MAX_LIFETIME_SECONDS} seconds after `iat`."
+        )
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID_LENGTH:
         raise InvalidAppTokenError(f"Invalid token: `sub` must be a string of 1 to {MAX_USER_ID_LENGTH} characters.")

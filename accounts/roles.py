@@ -18,14 +18,14 @@ ALL_ACTIONS = ("view", "add", "change", "delete")
 # role -> {"app_label.model": actions}
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MARKETERS: {
-        "devices.device": ("view",),
+        # No devices (push tokens) and no shopper page: those are Support's (issue 17).
         "notifications.notification": ("view",),
         "message_templates.messagetemplate": ALL_ACTIONS,
         "message_templates.templatetranslation": ALL_ACTIONS,
         "events.triggerrule": ALL_ACTIONS,
         "events.event": ("view",),
         "events.waitingsend": ("view", "change"),
-        "preferences.frequencycap": ("view", "change"),
+        "preferences.frequencycap": ("view",),  # global caps are an Administrator's setting
         "preferences.preference": ("view",),
         "campaigns.campaign": ("view", "add", "change"),
         "campaigns.campaignvariant": ALL_ACTIONS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -54,6 +55,12 @@ class Recurrence(models.TextChoices):
     CRON = "cron", "Cron expression"
 
 
+def marketing_templates() -> models.Q:
+    """Templates a campaign may send: marketing categories only. Transactional ones (order updates) are for
+    rules and the API; a campaign sending one would pass opt-outs, quiet hours and caps."""
+    return models.Q(category__in=[c for c, kind in settings.NOTIFICATION_CATEGORIES.items() if kind == "marketing"])
+
+
 class Campaign(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
@@ -64,6 +71,7 @@ class Campaign(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="campaigns",
+        limit_choices_to=marketing_templates,
         help_text="What everyone gets; with A/B variants below, each variant's template is used instead.",
     )
     context = models.JSONField(
@@ -130,7 +138,12 @@ class Campaign(models.Model):
 class CampaignVariant(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
     name = models.CharField(max_length=32, help_text="A, B, …")
-    template = models.ForeignKey("message_templates.MessageTemplate", on_delete=models.PROTECT, related_name="+")
+    template = models.ForeignKey(
+        "message_templates.MessageTemplate",
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to=marketing_templates,
+    )
     weight = models.PositiveIntegerField(default=50, help_text="Share of the audience, relative to the others.")
 
     class Meta:

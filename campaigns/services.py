@@ -24,6 +24,7 @@ from notifications.models import (
     NotificationStatus,
     Source,
 )
+from notifications.policy import is_transactional
 
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
 
@@ -41,6 +42,13 @@ def problems(campaign: Campaign, *, now: datetime | None = None) -> dict[str, li
         add("template", "Choose a template (or add A/B variants).")
     if variants and sum(v.weight for v in variants) <= 0:
         add("variants", "The variants' weights must add up to more than 0.")
+    for field, template in [("template", campaign.template), *(("variants", v.template) for v in variants)]:
+        if template is not None and is_transactional(template.category):
+            add(
+                field,
+                f"'{template}' is a {template.category} template: campaigns send marketing categories only "
+                "(transactional templates are for trigger rules and the API).",
+            )
     if campaign.segment_id is None:
         add("segment", "Choose a segment: who should get it?")
     if campaign.throttle_per_minute == 0:

@@ -222,6 +222,7 @@ JWT_PRIVATE_KEY = env_str("JWT_PRIVATE_KEY", "")
 JWT_ISSUER = env_str("JWT_ISSUER", "https://auth.shop.example")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "pushcart")
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
+JWT_MAX_LIFETIME_SECONDS = env_int("JWT_MAX_LIFETIME_SECONDS", 24 * 3600)  # exp - iat; longer tokens are refused
 
 # API keys of business services: the scopes a key may carry.
 API_KEY_SCOPES = {

@@ -1,4 +1,4 @@
-"""Caps marketers tune, and Support's page for one shopper: "why didn't I get it?"."""
+"""Caps Administrators tune, and Support's page for one shopper: "why didn't I get it?"."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from preferences.models import FrequencyCap, Preference
 from preferences.selectors import cap_usage, preferences_for
 
 RECENT_NOTIFICATIONS = 50
+
+
+# The shopper page shows a shopper's devices (push tokens) and every delivery: Support's and Administrators'
+# (who read the delivery log), not Marketers'.
+SHOPPER_PAGE_PERMISSION = "notifications.view_delivery"
 
 
 @admin.register(FrequencyCap)
@@ -62,7 +67,7 @@ class PreferenceAdmin(admin.ModelAdmin):
 
     def shopper_view(self, request: HttpRequest) -> HttpResponse:
         """One shopper: devices, preferences, caps used, and recent notifications with what happened and why."""
-        if not request.user.has_perm("preferences.view_preference"):
+        if not request.user.has_perm(SHOPPER_PAGE_PERMISSION):
             raise PermissionDenied
         user_id = request.GET.get("user_id", "").strip()
         context = {

@@ -38,12 +38,13 @@ def test_the_shopper_page_shows_devices_preferences_caps_and_what_happened(clien
     assert "Look up a shopper" in index.content.decode()
 
 
-def test_marketers_tune_the_caps_and_support_only_reads_them(client):
-    client.force_login(staff(roles.SUPPORT))
-    assert client.get("/admin/preferences/frequencycap/").status_code == 200
-    assert client.get("/admin/preferences/frequencycap/add/").status_code == 403
+def test_administrators_tune_the_caps_and_support_and_marketers_only_read_them(client):
+    for role in (roles.SUPPORT, roles.MARKETERS):
+        client.force_login(staff(role))
+        assert client.get("/admin/preferences/frequencycap/").status_code == 200
+        assert client.get("/admin/preferences/frequencycap/add/").status_code == 403
     cap = FrequencyCap.objects.get(window=timedelta(days=1))
-    client.force_login(staff(roles.MARKETERS))
+    client.force_login(staff(roles.ADMINISTRATORS))
     client.post(
         "/admin/preferences/frequencycap/",
         {
