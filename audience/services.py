@@ -58,7 +58,20 @@ def parse_member_csv(content: bytes) -> ParsedList:
         parsed.errors.append((1, f"The file is not UTF-8 text ({exc.reason})."))
         return parsed
     seen: set[str] = set()
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    # strict: a quote left open or a stray one is an error at its line, instead of swallowing the lines after it.
+    reader = csv.reader(io.StringIO(text), strict=True)
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            # E.g. a field over csv's limit (128 KiB) or an open quote: the rest of the file can't be read reliably.
+            parsed.errors.append(
+                (reader.line_num, f"The file is not valid CSV here ({exc}): nothing after it is read.")
+            )
+            break
+        if row is None:
+            break
+        number = reader.line_num
         if not row or not any(cell.strip() for cell in row):
             continue
         user_id = row[0].strip()
@@ -70,6 +83,8 @@ def parse_member_csv(content: bytes) -> ParsedList:
             parsed.errors.append((number, f"The user id is {len(user_id)} characters; at most {MAX_USER_ID}."))
         elif any(ch.isspace() for ch in user_id):
             parsed.errors.append((number, f"{user_id[:40]!r} contains spaces."))
+        elif not user_id.isprintable():  # NUL (PostgreSQL can't store it) and other control characters
+            parsed.errors.append((number, f"{user_id[:40]!r} contains a control character."))
         elif user_id in seen:
             parsed.duplicates += 1
         else:

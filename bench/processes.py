@@ -48,6 +48,9 @@ def worker_environment(
         "APNS_ENDPOINT": simulator.apns_endpoint,
         "APNS_CA_FILE": str(simulator.paths.ca_cert),
         "VAPID_PRIVATE_KEY": str(simulator.paths.vapid_private),
+        # The simulator's Web Push endpoints are http://127.0.0.1:<port>/wp/…: development settings only.
+        "WEB_PUSH_ALLOW_HTTP_ENDPOINTS": "1",
+        "WEB_PUSH_ALLOW_PRIVATE_ADDRESSES": "1",
         "DELIVERY_BACKOFF_BASE_SECONDS": "0.1",
         "DELIVERY_BACKOFF_CAP_SECONDS": "1",
     }

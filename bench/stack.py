@@ -28,6 +28,9 @@ os.environ.update(
     QUIET_HOURS_END="00:00",
     # A load test: the per-key API rate limit (600/minute by default) would refuse the order stream.
     PUSHCART_THROTTLE_USER="1000000/minute",
+    # The simulator's Web Push endpoints are http://127.0.0.1:<port>/wp/…, allowed by development settings only.
+    WEB_PUSH_ALLOW_HTTP_ENDPOINTS="1",
+    WEB_PUSH_ALLOW_PRIVATE_ADDRESSES="1",
 )
 os.environ.setdefault("WEB_CONCURRENCY", "2")  # uvicorn's worker processes, as in the Procfile
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))

@@ -17,7 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.parsers import JSONInputError, check_json, has_unstorable_text
 from config.throttling import AnonRateThrottle
+
+MAX_USER_ID_LENGTH = 255  # the user_id columns' length (and a JWT's `sub`, accounts.jwt_tokens)
 
 
 def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -108,6 +111,37 @@ class StrictFieldsMixin:
         return value
 
 
+def validate_storable_json(value: Any) -> Any:
+    """A JSON field's value: nested at most config.parsers.MAX_DEPTH deep, with only text PostgreSQL can store.
+
+    The API's parser already refuses such bodies; this names the field for callers that don't come through
+    it (the Kafka consumer), and must run before anything that recurses over the value (json.dumps).
+    """
+    try:
+        check_json(value)
+    except JSONInputError as exc:
+        raise serializers.ValidationError(f"At {exc.path}: {exc.message}" if exc.path else exc.message) from None
+    return value
+
+
+def check_path_parameters(parameters: dict[str, Any]) -> None:
+    """Refuse with 400 naming it a path parameter PostgreSQL can't store or compare: `%00`, or a user id too long.
+
+    `%00` in a URL arrives as NUL, which PostgreSQL refuses even in a WHERE clause (a 500 before); a user id
+    longer than the column failed on write.
+    """
+    errors: dict[str, list[str]] = {}
+    for name, value in parameters.items():
+        if not isinstance(value, str):
+            continue
+        if has_unstorable_text(value):
+            errors[name] = ["Contains %00 (NUL) or a lone surrogate."]
+        elif name == "user_id" and len(value) > MAX_USER_ID_LENGTH:
+            errors[name] = [f"Is {len(value)} characters long; at most {MAX_USER_ID_LENGTH}."]
+    if errors:
+        raise exceptions.ValidationError(errors)
+
+
 class PushcartAPIView(APIView):
     """Base of every API view.
 
@@ -115,6 +149,8 @@ class PushcartAPIView(APIView):
     no or bad credentials would never be rate limited, and guessing keys or
     tokens would be free. Here every refused authentication counts against the
     caller's address (the `anon` rate), and past it the answer is 429.
+
+    Path parameters are checked once the caller is known (config.api.check_path_parameters).
     """
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -125,3 +161,4 @@ class PushcartAPIView(APIView):
             if not throttle.allow_request(request, self):
                 self.throttled(request, throttle.wait())
             raise
+        check_path_parameters(kwargs)

@@ -3,8 +3,9 @@
 HTTP: Django's WSGI handler on a fixed pool of WEB_THREADS threads (a2wsgi), behind admission control
 (config.overload). Measured against Django's own ASGI handler on the same load (docs/SCALING.md): the ASGI
 handler runs every request's sync view in a new thread, with a new database and Redis connection, and cost
-20% more CPU per request; the fixed threads keep their connections and bound them. WebSockets (live campaign
-progress) go to channels, as before.
+20% more CPU per request; the fixed threads keep their connections and bound them. Bodies over the limit are
+refused with 413 before anything reads them (config.body_limit). WebSockets (live campaign progress) go to
+channels, as before.
 """
 
 import os
@@ -24,6 +25,7 @@ django_wsgi = get_wsgi_application()
 from django.conf import settings  # noqa: E402
 
 from campaigns.routing import websocket_urlpatterns  # noqa: E402 - needs the app registry set up above
+from config.body_limit import BodySizeLimit  # noqa: E402
 from config.overload import AdmissionControl  # noqa: E402
 
 django_http = WSGIMiddleware(django_wsgi, workers=settings.WEB_THREADS)
@@ -31,7 +33,9 @@ sys.setswitchinterval(settings.WEB_SWITCH_INTERVAL_SECONDS)
 
 application = ProtocolTypeRouter(
     {
-        "http": AdmissionControl(django_http),  # refuses with 503 what the process can't serve in time
+        # AdmissionControl refuses with 503 what the process can't serve in time; BodySizeLimit refuses with 413
+        # a body over the limit before anything reads it (inside admission: the bodies it holds are bounded too).
+        "http": AdmissionControl(BodySizeLimit(django_http)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

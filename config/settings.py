@@ -186,13 +186,22 @@ OVERLOAD_READY_HOLD_SECONDS = env_int("OVERLOAD_READY_HOLD_SECONDS", 5)  # /read
 # Request bodies on the API above this size are answered 413 before parsing.
 API_MAX_BODY_BYTES = env_int("PUSHCART_API_MAX_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# --- Input limits (issue 17, items 5 and 6) ---
+# Bodies under /admin/ (a segment's CSV of user ids: a million ids is some 40 MB) above this size are answered
+# 413 by config.body_limit, as soon as Content-Length says so, before Django reads anything. A body sent without
+# Content-Length (chunked) is read at most up to PUSHCART_API_MAX_BODY_BYTES, on any path.
+ADMIN_MAX_BODY_BYTES = env_int("PUSHCART_ADMIN_MAX_BODY_BYTES", 64 * 1024 * 1024)
+# Proxies in front of the web process that append to X-Forwarded-For (DRF's NUM_PROXIES): rate limits key on the
+# address that many entries from the right of X-Forwarded-For. 0 (the default): on the connection's own address
+# (REMOTE_ADDR), and X-Forwarded-For is ignored, so a client can't pick its own key by sending the header.
+NUM_PROXIES = env_int("PUSHCART_NUM_PROXIES", 0)
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],  # bounded nesting, storable text only
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Authenticated callers are limited per user or key; refused authentications
@@ -203,6 +212,7 @@ REST_FRAMEWORK = {
         "user": env_str("PUSHCART_THROTTLE_USER", "600/minute"),
     },
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": NUM_PROXIES,  # the client address for rate limits (see above)
 }
 
 SPECTACULAR_SETTINGS = {
@@ -253,6 +263,17 @@ DEVICE_STALE_AFTER_DAYS = env_int("DEVICE_STALE_AFTER_DAYS", 60)
 DEVICE_TOKEN_CACHE_TTL_SECONDS = env_int("DEVICE_TOKEN_CACHE_TTL_SECONDS", 7 * 24 * 3600)
 DEVICE_TOKEN_CACHE_PREFIX = env_str("DEVICE_TOKEN_CACHE_PREFIX", "pc:tokens")
 WEB_PUSH_ALLOW_HTTP_ENDPOINTS = env_bool("WEB_PUSH_ALLOW_HTTP_ENDPOINTS", False)  # only for the local simulator
+# Web Push endpoints and device counts (issue 17; notifications/providers/webpush_endpoints.py). A subscription's
+# endpoint is any URL a caller typed: Pushcart POSTs only to these push-service hosts ("*.domain" for any subdomain,
+# ":port" for a port other than https's), at public addresses, checked at registration and at each connection.
+WEB_PUSH_ALLOWED_ORIGINS = env_list(
+    "WEB_PUSH_ALLOWED_ORIGINS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,*.notify.windows.com,web.push.apple.com",
+)
+# Development and tests only (pushsim on 127.0.0.1): endpoints at loopback and private addresses are allowed.
+WEB_PUSH_ALLOW_PRIVATE_ADDRESSES = env_bool("WEB_PUSH_ALLOW_PRIVATE_ADDRESSES", False)
+# A shopper's active devices at most: registering one more is refused (400) until one is unregistered or replaced.
+DEVICE_MAX_ACTIVE_PER_USER = env_int("DEVICE_MAX_ACTIVE_PER_USER", 20)
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

@@ -11,6 +11,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-dep
 os.environ.setdefault("JWT_SECRET", "test-only-jwt-secret-not-for-any-deployment")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("WEB_PUSH_ALLOW_HTTP_ENDPOINTS", "1")
+os.environ.setdefault("WEB_PUSH_ALLOW_PRIVATE_ADDRESSES", "1")  # the simulator on 127.0.0.1
 os.environ.setdefault("PUSHCART_THROTTLE_USER", "100000/minute")
 os.environ.setdefault("PUSHCART_THROTTLE_ANON", "100000/minute")
 # No default quiet hours, so that no result depends on the hour the suite runs at; the quiet-hours

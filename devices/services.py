@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from devices.models import DEFAULT_PROVIDER, DeactivationReason, Device
@@ -25,6 +25,10 @@ class Registration(enum.StrEnum):
     REFRESHED = "refreshed"  # the caller's active token, seen again
     REACTIVATED = "reactivated"  # the caller's token, deactivated before
     MOVED = "moved"  # a token registered before by another user (the phone changed hands)
+
+
+class TooManyDevicesError(Exception):
+    """The user has DEVICE_MAX_ACTIVE_PER_USER active devices already; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ def register_device(
     fields = {"user_id": user_id, "platform": platform, "provider": provider or DEFAULT_PROVIDER[platform], **profile}
     now = timezone.now()
     with transaction.atomic():
+        _check_device_cap(user_id, token, replaces)
         device, created = _lock_or_create(token, fields)
         previous_user = None
         if created:
@@ -82,6 +87,26 @@ def register_device(
     if created:
         device.refresh_from_db()  # database defaults (created_at, last_seen_at)
     return RegistrationResult(device=device, registration=registration, replaced=replaced)
+
+
+def _check_device_cap(user_id: str, token: str, replaces: str | None) -> None:
+    """Refuse a device beyond the user's cap (issue 17: one shopper registering endless endpoints).
+
+    Refreshing one of the user's active devices always passes; a `replaces` of theirs frees its place.
+    """
+    # One registration per user at a time from here to the commit, so that concurrent ones can't pass the
+    # cap together (a transaction-scoped advisory lock: nothing to clean up).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"pushcart:devices:{user_id}"])
+    active = set(Device.objects.filter(user_id=user_id, is_active=True).values_list("token", flat=True))
+    if token in active:
+        return
+    cap = settings.DEVICE_MAX_ACTIVE_PER_USER
+    if len(active - {replaces}) >= cap:
+        raise TooManyDevicesError(
+            f"This account already has {cap} active devices, the most allowed: unregister one "
+            "(DELETE /api/v1/devices/<token>/) or name the one this device replaces in `replaces`."
+        )
 
 
 def _lock_or_create(token: str, fields: dict[str, str]) -> tuple[Device, bool]:

@@ -30,6 +30,7 @@ def wanted() -> dict[str, str]:
         "JWT_ISSUER": "https://auth.shop.example",
         "JWT_AUDIENCE": "pushcart",
         "WEB_PUSH_ALLOW_HTTP_ENDPOINTS": "1",
+        "WEB_PUSH_ALLOW_PRIVATE_ADDRESSES": "1",  # pushsim's Web Push endpoints are on 127.0.0.1
         "FCM_CREDENTIALS_FILE": str(paths.service_account),
         "FCM_ENDPOINT": SIMULATOR,
         "APNS_KEY_FILE": str(paths.apns_key),

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
 AUTH = "tBHItJI5svbpez7KI4CCXg"
 VALID = {"platform": "android", "token": "tok-1"}
+ENDPOINT = "https://fcm.googleapis.com/fcm/send/x"  # a push service's (WEB_PUSH_ALLOWED_ORIGINS)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ VALID = {"platform": "android", "token": "tok-1"}
         ({**VALID, "colour": "green"}, "colour"),
         ({"platform": "web"}, "web_push"),
         (
-            {**VALID, "web_push": {"endpoint": "https://p.example/x", "keys": {"p256dh": P256DH, "auth": AUTH}}},
+            {**VALID, "web_push": {"endpoint": ENDPOINT, "keys": {"p256dh": P256DH, "auth": AUTH}}},
             "web_push",
         ),
         (
@@ -44,19 +45,19 @@ VALID = {"platform": "android", "token": "tok-1"}
         (
             {
                 "platform": "web",
-                "web_push": {"endpoint": "https://p.example/x", "keys": {"p256dh": "abc", "auth": AUTH}},
+                "web_push": {"endpoint": ENDPOINT, "keys": {"p256dh": "abc", "auth": AUTH}},
             },
             "web_push.keys.p256dh",
         ),
         (
-            {"platform": "web", "web_push": {"endpoint": "https://p.example/x", "keys": {"p256dh": P256DH}}},
+            {"platform": "web", "web_push": {"endpoint": ENDPOINT, "keys": {"p256dh": P256DH}}},
             "web_push.keys.auth",
         ),
         (
             {
                 "platform": "web",
                 "token": "other",
-                "web_push": {"endpoint": "https://p.example/x", "keys": {"p256dh": P256DH, "auth": AUTH}},
+                "web_push": {"endpoint": ENDPOINT, "keys": {"p256dh": P256DH, "auth": AUTH}},
             },
             "token",
         ),

@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from audience.conditions import ATTRIBUTE_NAME
-from config.api import StrictFieldsMixin
+from config.api import StrictFieldsMixin, validate_storable_json
 
 
 def validate_attributes(value: Any) -> dict[str, Any]:
@@ -17,6 +17,7 @@ def validate_attributes(value: Any) -> dict[str, Any]:
     bad = [name for name in value if not ATTRIBUTE_NAME.match(name)]
     if bad:
         raise serializers.ValidationError(f"{bad[0]!r} is not an attribute name (letters, digits, _).")
+    validate_storable_json(value)  # before json.dumps, which recurses
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > settings.ATTRIBUTES_MAX_BYTES:
         raise serializers.ValidationError(f"Is {size} bytes encoded; at most {settings.ATTRIBUTES_MAX_BYTES}.")

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from config.api import StrictFieldsMixin
 from devices import validation
 from devices.models import ALLOWED_PROVIDERS, MAX_TOKEN_LENGTH, Device, Platform, Provider
+from notifications.providers.webpush_endpoints import EndpointPolicy
 
 
 def _django_validator(func):  # type: ignore[no-untyped-def]
@@ -66,9 +65,10 @@ class WebPushSubscriptionSerializer(StrictFieldsMixin, serializers.Serializer):
     expirationTime = serializers.IntegerField(required=False, allow_null=True)  # noqa: N815 (browser's name)
 
     def validate_endpoint(self, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme != "https" and not (scheme == "http" and settings.WEB_PUSH_ALLOW_HTTP_ENDPOINTS):
-            raise serializers.ValidationError("A push service endpoint must be an https:// URL.")
+        # https, a known push service, no userinfo, no internal address: Pushcart POSTs to it (issue 17, SSRF).
+        problem = EndpointPolicy.from_settings().problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 

@@ -45,7 +45,7 @@ REGISTER_EXAMPLES = [
             "locale": "de-DE",
             "timezone": "Europe/Berlin",
             "web_push": {
-                "endpoint": "https://push.example.net/wp/abc123",
+                "endpoint": "https://fcm.googleapis.com/fcm/send/abc123",
                 "keys": {
                     "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
                     "auth": "tBHItJI5svbpez7KI4CCXg",
@@ -76,7 +76,10 @@ class DeviceListCreateView(AppUserAPIView):
             "Idempotent on the token. A new token answers 201; a known one 200, refreshed "
             "(and reactivated if it was deactivated). A token registered before by another "
             "user moves to the caller: the phone changed hands. Call it whenever the app "
-            "starts or its token changes; pass `replaces` with the old token on a token change."
+            "starts or its token changes; pass `replaces` with the old token on a token change. "
+            "A web device's endpoint must be an https URL of a known push service (WEB_PUSH_ALLOWED_ORIGINS). "
+            "A shopper has at most DEVICE_MAX_ACTIVE_PER_USER (default 20) active devices: one more is "
+            "refused with 400 `too_many_devices`."
         ),
         request=DeviceRegistrationSerializer,
         examples=REGISTER_EXAMPLES,
@@ -90,7 +93,13 @@ class DeviceListCreateView(AppUserAPIView):
     def post(self, request: Request) -> Response:
         serializer = DeviceRegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.register_device(user_id=request.user.id, **serializer.validated_data)
+        try:
+            result = services.register_device(user_id=request.user.id, **serializer.validated_data)
+        except services.TooManyDevicesError as exc:
+            return Response(
+                {"detail": str(exc), "code": "too_many_devices", "errors": {"token": [str(exc)]}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         answer = RegistrationAnswerSerializer(
             {"device": result.device, "registration": result.registration.value, "replaced": result.replaced}
         )
@@ -128,7 +137,7 @@ class DeviceDetailView(AppUserAPIView):
         summary="Unregister my device",
         description="The device gets no more pushes (the user signed out or turned pushes off).",
         parameters=[TOKEN_PARAMETER],
-        responses={204: None, **error_responses(401, 403, 404, 429)},
+        responses={204: None, **error_responses(400, 401, 403, 404, 429)},
         tags=["devices"],
     )
     def delete(self, request: Request, token: str) -> Response:
@@ -154,7 +163,7 @@ class UserDevicesView(PushcartAPIView):
         operation_id="users_devices_list",
         summary="List a user's devices (service)",
         description="The user's active devices, for business services and support tools.",
-        responses={200: DeviceSerializer(many=True), **error_responses(401, 403, 429)},
+        responses={200: DeviceSerializer(many=True), **error_responses(400, 401, 403, 429)},
         tags=["devices"],
     )
     def get(self, request: Request, user_id: str) -> Response:

@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from audience.api.serializers import validate_attributes
-from config.api import StrictFieldsMixin
+from config.api import StrictFieldsMixin, validate_storable_json
 from events.ingest import IncomingEvent
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
@@ -38,6 +38,7 @@ class EventSerializer(StrictFieldsMixin, serializers.Serializer):
     def validate_data(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
+        validate_storable_json(value)  # before json.dumps, which recurses
         size = len(json.dumps(value, separators=(",", ":")).encode())
         if size > settings.EVENT_DATA_MAX_BYTES:
             raise serializers.ValidationError(f"Is {size} bytes encoded; at most {settings.EVENT_DATA_MAX_BYTES}.")

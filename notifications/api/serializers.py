@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from config.api import StrictFieldsMixin
+from config.api import StrictFieldsMixin, validate_storable_json
 from notifications.creation import Content
 from notifications.providers.base import Priority
 from notifications.providers.payloads import PayloadTooLargeError, check_size
@@ -47,6 +47,10 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     idempotency_key = serializers.CharField(
         max_length=255, required=False, help_text="A repeated key returns the first answer and sends nothing twice."
     )
+
+    def validate_data(self, value: dict[str, str]) -> dict[str, str]:
+        # The values are CharFields (which refuse NUL and lone surrogates), the keys are not.
+        return validate_storable_json(value)
 
     def validate_send_at(self, value: Any) -> Any:
         tolerance = timedelta(seconds=settings.SEND_AT_PAST_TOLERANCE_SECONDS)

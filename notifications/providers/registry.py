@@ -58,12 +58,14 @@ def _apns() -> PushProvider:
 
 def _webpush() -> PushProvider:
     from notifications.providers.webpush import WebPushProvider
+    from notifications.providers.webpush_endpoints import EndpointPolicy
 
     return WebPushProvider(
         vapid_private_key=settings.VAPID_PRIVATE_KEY,
         vapid_subject=settings.VAPID_SUBJECT,
         max_concurrency=settings.WEBPUSH_MAX_CONCURRENCY,
         timeout_seconds=settings.PUSH_TIMEOUT_SECONDS,
+        endpoint_policy=EndpointPolicy.from_settings(),
     )
 
 

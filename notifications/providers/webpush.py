@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -11,10 +12,15 @@ from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
 from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
-from notifications.providers.http1 import HttpError, KeepAlivePool, request_target
+from notifications.providers.http1 import ForbiddenAddressError, HttpError, KeepAlivePool, request_target
 from notifications.providers.payloads import PayloadTooLargeError, PerMessage, webpush_headers, webpush_payload
+from notifications.providers.webpush_endpoints import EndpointPolicy
 
 VAPID_LIFETIME_SECONDS = 12 * 3600
+# Keep-alive pools of push-service origins: one per origin in use, the least recently used closed beyond
+# MAX_POOLS, and any idle this long (a pool per origin ever seen, kept until shutdown, grew without bound).
+MAX_POOLS = 32
+POOL_IDLE_SECONDS = 300.0
 
 
 def classify(status: int, text: str, retry_after: float | None) -> Outcome:
@@ -25,9 +31,10 @@ def classify(status: int, text: str, retry_after: float | None) -> Outcome:
         return outcome(OutcomeKind.TOKEN_INVALID)
     if status == 429 or status >= 500:
         return outcome(OutcomeKind.RETRY)
-    if status in (401, 403):  # our VAPID signature or key was refused
-        return outcome(OutcomeKind.PROVIDER_ERROR)
-    return outcome(OutcomeKind.PERMANENT)  # 400, 413 payload too large, ...
+    # 401/403 included: a push service answers 403 for one subscription created for another VAPID key, and an
+    # endpoint is whatever URL a shopper registered, so it says nothing sure about our credentials. Never a
+    # provider pause (one shopper would pause Web Push for everyone, issue 17): this delivery fails, once.
+    return outcome(OutcomeKind.PERMANENT)  # 400, 401, 403, 413 payload too large, ...
 
 
 class VapidHeaders:
@@ -48,30 +55,56 @@ class VapidHeaders:
             return cached[1]
         expires = int(now) + VAPID_LIFETIME_SECONDS
         headers = self._vapid.sign({"aud": origin, "exp": expires, "sub": self._subject})
+        if len(self._cache) >= 4 * MAX_POOLS:  # bounded like the pools: a few origins are in use at a time
+            self._cache.clear()
         self._cache[origin] = (expires, headers)
         return headers
 
 
 class WebPushProvider(PushProvider):
     """Each message encrypted for its subscription (aes128gcm, by pywebpush), POSTed over a keep-alive pool
-    per push-service origin (`http1.KeepAlivePool`: aiohttp's client had cost a quarter of a push's CPU)."""
+    per push-service origin (`http1.KeepAlivePool`: aiohttp's client had cost a quarter of a push's CPU).
+
+    Only to endpoints `endpoint_policy` allows (webpush_endpoints: no request reaches inside the network)."""
 
     name = "webpush"
 
     def __init__(
-        self, *, vapid_private_key: str, vapid_subject: str, max_concurrency: int = 64, timeout_seconds: float = 10.0
+        self,
+        *,
+        vapid_private_key: str,
+        vapid_subject: str,
+        max_concurrency: int = 64,
+        timeout_seconds: float = 10.0,
+        endpoint_policy: EndpointPolicy | None = None,
     ) -> None:
         self._vapid = VapidHeaders(vapid_private_key, vapid_subject)
         self._max_concurrency = max_concurrency
         self._timeout = timeout_seconds
-        self._pools: dict[str, KeepAlivePool] = {}
+        self._policy = endpoint_policy or EndpointPolicy(allowed_origins=())
+        # By last use, oldest first: (pool, when last used).
+        self._pools: OrderedDict[str, tuple[KeepAlivePool, float]] = OrderedDict()
+        # The connections of all origins together, not per origin: a batch to many origins stays bounded.
+        self._slots = asyncio.Semaphore(max_concurrency)
 
     def _pool(self, origin: str) -> KeepAlivePool:
-        pool = self._pools.get(origin)
-        if pool is None:
-            pool = self._pools[origin] = KeepAlivePool(
-                origin, max_connections=self._max_concurrency, timeout_seconds=self._timeout
+        now = time.monotonic()
+        entry = self._pools.pop(origin, None)  # put back last: the order is by last use
+        if entry is not None:
+            pool = entry[0]
+        else:
+            pool = KeepAlivePool(
+                origin,
+                max_connections=self._max_concurrency,
+                timeout_seconds=self._timeout,
+                address_check=None if self._policy.allow_private else self._policy.address_allowed,
             )
+        self._pools[origin] = (pool, now)
+        for old, (old_pool, used) in list(self._pools.items())[:-1]:  # never the one just used
+            if len(self._pools) <= MAX_POOLS and now - used < POOL_IDLE_SECONDS:
+                break  # the rest were used later still
+            del self._pools[old]
+            old_pool.shut()  # requests in flight on it finish first
         return pool
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
@@ -88,6 +121,10 @@ class WebPushProvider(PushProvider):
             path = request_target(parts)
             if parts.scheme not in ("http", "https") or not _is_plain(parts.netloc + path):
                 return Outcome(OutcomeKind.TOKEN_INVALID, code="bad_subscription", text="Not a push service URL.")
+            # Checked again before each send: a device stored before the rules, or the settings, changed.
+            problem = self._policy.problem(endpoint)
+            if problem:
+                return Outcome(OutcomeKind.PERMANENT, code="forbidden_endpoint", text=problem)
             subscription = {
                 "endpoint": endpoint,
                 "keys": {"p256dh": request.target.web_push_p256dh, "auth": request.target.web_push_auth},
@@ -104,7 +141,10 @@ class WebPushProvider(PushProvider):
                 headers["Content-Type"] = "application/octet-stream"
                 head = heads[(id(message), origin)] = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
             try:
-                response = await self._pool(origin).post(body, head, path=path)
+                async with self._slots:
+                    response = await self._pool(origin).post(body, head, path=path)
+            except ForbiddenAddressError as exc:  # nothing was sent
+                return Outcome(OutcomeKind.PERMANENT, code="forbidden_endpoint", text=str(exc))
             except HttpError as exc:
                 return Outcome(OutcomeKind.RETRY, code="network", text=str(exc))
             if response.status in (200, 201, 202):
@@ -115,8 +155,8 @@ class WebPushProvider(PushProvider):
         return list(await asyncio.gather(*(send(r) for r in requests)))
 
     async def close(self) -> None:
-        pools, self._pools = self._pools, {}
-        for pool in pools.values():
+        pools, self._pools = self._pools, OrderedDict()
+        for pool, _ in pools.values():
             await pool.close()
 
 

@@ -34,7 +34,7 @@ class PreferencesView(AppUserAPIView):
 
     @extend_schema(
         summary="Read the shopper's notification preferences (app)",
-        responses={200: PreferencesSerializer, **error_responses(401, 404)},
+        responses={200: PreferencesSerializer, **error_responses(400, 401, 404)},
         tags=["preferences"],
     )
     def get(self, request: Request, user_id: str | None = None) -> Response:
