@@ -122,9 +122,17 @@ def mark_rejected(*, producer: str, idempotency_key: str, raw: str, reason: str)
             "type": "",
             "user_id": "",
             "occurred_at": timezone.now(),
-            "data": {"raw": raw[:10_000]},
+            "data": {"raw": storable_text(raw[:10_000])},
             "status": EventStatus.REJECTED,
-            "outcome": reason[:2000],
+            "outcome": storable_text(reason[:2000]),
             "processed_at": timezone.now(),
         },
     )
+
+
+def storable_text(text: str) -> str:
+    """`text` as PostgreSQL's text and jsonb can hold it: NUL and lone surrogates become U+FFFD.
+
+    A rejected message is often rejected for holding exactly these, and its record must not fail in turn.
+    """
+    return text.replace("\x00", "\ufffd").encode(errors="surrogatepass").decode(errors="replace")

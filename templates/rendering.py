@@ -9,6 +9,11 @@ text, and the admin preview shows them as text, never as HTML.
 A variable the context lacks renders as a `_Missing` that records its name
 when it is printed; `{{ name|default:"there" }}` and `{% if name %}` stay
 legitimate because the missing value is falsy and is never printed.
+
+Each field's render has a budget of steps and characters (templates.safe_library):
+a template over it fails with the limit it crossed, in the preview, at save and
+in the worker (the notification fails with that reason), instead of holding a
+process's CPU or memory.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 
 from notifications.creation import Content
 from notifications.providers.payloads import PayloadTooLargeError, check_size
+from templates.safe_library import RenderLimitError, limit_nodes, render_budget
 
 if TYPE_CHECKING:
     from templates.models import MessageTemplate, TemplateTranslation
@@ -107,7 +113,7 @@ def _wrap(value: Any, path: str, printed: list[str]) -> Any:
 
 @functools.lru_cache(maxsize=2048)
 def _compiled(source: str):
-    return ENGINE.from_string(source)
+    return limit_nodes(ENGINE.from_string(source))
 
 
 def render_text(source: str, context: Mapping[str, Any], *, field: str) -> str:
@@ -119,10 +125,17 @@ def render_text(source: str, context: Mapping[str, Any], *, field: str) -> str:
     except TemplateSyntaxError as exc:
         raise RenderError(field, f"template syntax error: {exc}") from None
     printed: list[str] = []
-    try:
-        text = template.render(Context(_TopLevel(context, "", printed), autoescape=False))
-    except Exception as exc:  # a filter given the wrong kind of value, e.g. floatformat on a list
-        raise RenderError(field, f"could not be rendered: {exc}") from None
+    with render_budget() as budget:
+        try:
+            text = template.render(Context(_TopLevel(context, "", printed), autoescape=False))
+        except RenderLimitError as exc:
+            budget.exceeded = budget.exceeded or str(exc)
+        except Exception as exc:  # a filter given the wrong kind of value, e.g. floatformat on a list
+            if not budget.exceeded:
+                raise RenderError(field, f"could not be rendered: {exc}") from None
+    # Checked after the render too: {% if %}'s operators swallow exceptions, the limit crossed among them.
+    if budget.exceeded:
+        raise RenderError(field, f"the template exceeds its render limits: {budget.exceeded}.")
     missing = list(dict.fromkeys(printed))
     missing += [part.split("\x00", 1)[0] for part in text.split("\x00unresolved:")[1:]]
     if missing:
