@@ -179,7 +179,7 @@ class CampaignAdmin(admin.ModelAdmin):
         target = request.POST.get("target", "").strip()
         is_token = request.POST.get("kind") == "token"
         try:
-            notification = services.test_send(
+            sent = services.test_send(
                 campaign,
                 user_id="" if is_token else target,
                 token=target if is_token else "",
@@ -189,11 +189,12 @@ class CampaignAdmin(admin.ModelAdmin):
             for message in _messages_of(exc):
                 messages.error(request, f"Test not sent: {message}")
         else:
-            url = reverse("admin:notifications_notification_change", args=[notification.pk])
-            messages.success(
-                request,
-                format_html("Test sent to {}: <a href='{}'>notification #{}</a>.", target, url, notification.pk),
+            links = format_html_join(
+                ", ",
+                "<a href='{}'>notification #{}</a>",
+                ((reverse("admin:notifications_notification_change", args=[n.pk]), n.pk) for n in sent),
             )
+            messages.success(request, format_html("Test sent to {}: {}.", target, links))
         return self._back(campaign)
 
 

@@ -14,6 +14,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from campaigns import batches
 from campaigns.fanout import arms_of, earliest_local_start
 from campaigns.models import Campaign, CampaignRun, CampaignStatus, Recurrence, RunStatus, ScheduleKind
+from config.parsers import has_unstorable_text
 from devices.models import Device
 from devices.validation import validate_time_zone
 from notifications.creation import NewNotification, store_notifications
@@ -268,37 +269,53 @@ def unschedule(campaign: Campaign) -> None:
             PeriodicTask.objects.filter(pk=campaign.periodic_task_id).delete()
 
 
-def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str = "") -> Notification:
-    """The campaign's first variant to one shopper (all their devices) or one device token, marked as a test.
+# Named by the admin's error with its field ("user id: …", "token: …").
+NOT_A_TEST_DEVICE = (
+    "a test goes only to a device marked as a test device by an Administrator (Devices → test device), "
+    "not to a shopper's."
+)
 
-    Test sends skip shopper protection: a marketer checks how the push looks, at any hour.
+
+def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str = "") -> list[Notification]:
+    """The campaign's first variant, marked as a test, to test devices only: the device with this token, or
+    each of this user's (one notification per device, each bound to its device).
+
+    Test sends skip shopper protection (a marketer checks how the push looks, at any hour), so they may reach
+    only devices an Administrator marked as test devices: never a shopper a marketer names (issue 17, item 9).
     """
     from campaigns.fanout import render_for
 
     if bool(user_id) == bool(token):
         raise ValidationError("Give a user id or a device token.")
-    device = None
+    for field, value in (("user_id", user_id), ("token", token)):
+        if has_unstorable_text(value):  # PostgreSQL refuses NUL even in a WHERE clause: a 500 otherwise
+            raise ValidationError({field: "Contains NUL or a lone surrogate."})
     if token:
-        device = Device.objects.filter(token=token, is_active=True).first()
-        if device is None:
-            raise ValidationError({"token": "No active device has this token."})
-        user_id = device.user_id
+        # One answer whether the token is unknown or a shopper's: marketers don't get to probe tokens.
+        devices = list(Device.objects.filter(token=token, is_active=True, is_test_device=True))
+        if not devices:
+            raise ValidationError({"token": f"No active test device has this token: {NOT_A_TEST_DEVICE}"})
+        user_id = devices[0].user_id
+    else:
+        devices = list(Device.objects.filter(user_id=user_id, is_active=True, is_test_device=True).order_by("pk"))
+        if not devices:
+            raise ValidationError({"user_id": f"This user has no active test device: {NOT_A_TEST_DEVICE}"})
     if campaign.template_id is None and not campaign.variants.exists():
         raise ValidationError({"template": "Choose a template first."})
     arm, template = arms_of(campaign)[0]
     content, failure = render_for(campaign, template, user_id)
     if failure:
         raise ValidationError(failure)
-    [stored] = store_notifications(
-        [
-            NewNotification(
-                user_id,
-                content,
-                Source.TEST,
-                source_ref=f"campaign {campaign.pk} test by {by}"[:255],
-                variant=arm.name,
-                target_device_id=device.pk if device else None,
-            )
-        ]
+    stored = store_notifications(
+        NewNotification(
+            user_id,
+            content,
+            Source.TEST,
+            source_ref=f"campaign {campaign.pk} test by {by}"[:255],
+            variant=arm.name,
+            # Bound to the device checked here, so the send reaches no other device of the user.
+            target_device_id=device.pk,
+        )
+        for device in devices
     )
-    return Notification.objects.get(pk=stored.pk)
+    return list(Notification.objects.filter(pk__in=[n.pk for n in stored]).order_by("pk"))

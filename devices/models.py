@@ -57,6 +57,14 @@ class Device(models.Model):
     is_active = models.BooleanField(default=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     deactivation_reason = models.CharField(max_length=32, choices=DeactivationReason.choices, blank=True, default="")
+    # Campaign test sends go only to devices marked so by an Administrator (issue 17, item 9): a marketer can't
+    # push a promotion past shopper protection to any shopper they name. db_default: raw INSERTs (bench) omit it.
+    is_test_device = models.BooleanField(
+        "test device",
+        default=False,
+        db_default=False,
+        help_text="Campaign test sends may go to this device (set by an Administrator; a shopper's is never one).",
+    )
 
     class Meta:
         ordering = ["-last_seen_at"]

@@ -63,6 +63,9 @@ def register_device(
             previous_user = device.user_id
             if device.user_id != user_id:
                 registration = Registration.MOVED
+                # The mark was given to the previous account's device: campaign tests must not follow the token
+                # to a shopper's account (issue 17, item 9). An Administrator marks it again if it is still ours.
+                device.is_test_device = False
             elif device.is_active:
                 registration = Registration.REFRESHED
             else:

@@ -35,7 +35,10 @@ def shop() -> None:
         )
     for i in range(12):
         Device.objects.create(user_id=f"browser-{i:02d}", platform="android", provider="fcm", token=f"ok-browser-{i}")
-    Device.objects.create(user_id="browser-ios", platform="ios", provider="apns", token="ok-ios-browser")
+    # Campaign tests go only to test devices (issue 17, item 9).
+    Device.objects.create(
+        user_id="browser-ios", platform="ios", provider="apns", token="ok-ios-browser", is_test_device=True
+    )
 
 
 def test_a_marketer_builds_tests_and_launches_an_ab_campaign(simulator, shop):

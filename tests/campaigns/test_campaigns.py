@@ -314,15 +314,17 @@ def test_status_moves_only_along_the_allowed_lines(engine):
 
 
 def test_a_test_send_goes_to_one_device_and_is_marked_as_a_test(engine):
-    device("mia", platform="android", token="ok-mia-phone")
-    device("mia", platform="ios", token="ok-ios-mia-tablet")
+    device("mia", platform="android", token="ok-mia-phone", is_test_device=True)
+    device("mia", platform="ios", token="ok-ios-mia-tablet", is_test_device=True)
+    device("mia", platform="web", token="ok-mia-web")  # not a test device: tests never reach it
     c = campaign(segment("nobody", ("platform", "", "eq", "web")))
-    notification = services.test_send(c, token="ok-mia-phone", by="marketer")
+    [notification] = services.test_send(c, token="ok-mia-phone", by="marketer")
     assert (notification.source, notification.source_ref) == ("test", f"campaign {c.pk} test by marketer")
     assert len(engine.messages("ok-mia-phone")) == 1 and engine.messages("ok-ios-mia-tablet") == []
-    services.test_send(c, user_id="mia", by="marketer")
-    assert len(engine.messages("ok-ios-mia-tablet")) == 1
-    with pytest.raises(ValidationError, match="No active device"):
+    assert len(services.test_send(c, user_id="mia", by="marketer")) == 2  # one per test device
+    assert len(engine.messages("ok-ios-mia-tablet")) == 1 and len(engine.messages("ok-mia-phone")) == 2
+    assert engine.messages("ok-mia-web") == []
+    with pytest.raises(ValidationError, match="No active test device"):
         services.test_send(c, token="no-such-token")
 
 

@@ -19,6 +19,7 @@ from accounts import roles
 from accounts.jwt_tokens import mint_app_token
 from accounts.models import ServiceApiKey
 from accounts.services import create_api_key
+from devices.models import Device
 from devices.services import register_device
 
 SIMULATOR = "http://127.0.0.1:9099"
@@ -47,6 +48,11 @@ DEMO_SHOPPERS = {
             "web_push_auth": "tBHItJI5svbpez7KI4CCXg",
         },
     ],
+    # The shop's QA phones: marked as test devices below, so marketers' "Send a test" reaches them.
+    "qa-team": [
+        {"platform": "android", "token": "demo-android-qa", "locale": "en-GB", "timezone": "Europe/London"},
+        {"platform": "ios", "token": "demo-ios-qa", "locale": "en-GB", "timezone": "Europe/London"},
+    ],
     "shopper-5": [
         # The simulator answers "unregistered" for this token: the device gets deactivated.
         {
@@ -58,6 +64,8 @@ DEMO_SHOPPERS = {
     ],
 }
 
+# Campaign tests go only to devices an Administrator marked as test devices (issue 17, item 9).
+DEMO_TEST_DEVICES = ["demo-android-qa", "demo-ios-qa"]
 DEMO_STAFF = [("marketer", roles.MARKETERS), ("support", roles.SUPPORT)]
 DEMO_KEYS = {
     "demo-order-service": ["events:write", "notifications:write"],
@@ -131,6 +139,7 @@ class Command(BaseCommand):
             for user_id, devices in DEMO_SHOPPERS.items():
                 for device in devices:
                     register_device(user_id=user_id, **device)
+            Device.objects.filter(token__in=DEMO_TEST_DEVICES).update(is_test_device=True)
             _marketing_demo()
             ServiceApiKey.objects.filter(name__in=DEMO_KEYS).delete()
             keys = {name: create_api_key(name=name, scopes=scopes)[1] for name, scopes in DEMO_KEYS.items()}
@@ -143,6 +152,7 @@ class Command(BaseCommand):
                 "Pushcart demo",
                 f"  Admin:      {base}/admin/   user admin / {password}",
                 "              (also marketer and support, same password: the Marketers and Support roles)",
+                "              Campaign tests: send to user id qa-team (its devices are marked as test devices)",
                 f"  API docs:   {base}/api/docs/",
                 f"  API schema: {base}/api/schema/",
                 "",
