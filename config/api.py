@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -88,14 +91,75 @@ ERROR_DESCRIPTIONS = {
     404: "Not found, or not yours.",
     413: "Request body over the size limit.",
     429: "Rate limited; retry after the `Retry-After` header's seconds.",
+    503: "The server is busy or a store it needs is unavailable; retry after the `Retry-After` header's seconds.",
 }
 
 
-class StrictFieldsMixin:
-    """Refuse fields a serializer does not know, instead of silently dropping them.
+def declare_shared_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: declare on every API operation the errors any of them can answer.
 
-    A typo such as `timezon` would otherwise be accepted and ignored.
+    They come from layers in front of the views, so no view's `extend_schema` would think of them: 503 from
+    admission control (config.overload), 429 from the throttles (refused authentications count too,
+    PushcartAPIView), 401 from authentication, and 413 from the body limit (config.body_limit) wherever a
+    body is taken. schemathesis holds the answers to the schema (tests/security/test_schema_conformance.py).
     """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in operations.values():
+            statuses = [401, 429, 503] + ([413] if "requestBody" in operation else [])
+            for status in statuses:
+                operation["responses"].setdefault(
+                    str(status), {"description": ERROR_DESCRIPTIONS[status], "content": error}
+                )
+    return result
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler404: under /api/, the API's JSON error shape, as the API's own 404s; elsewhere the page.
+
+    Without it, a URL no API route matches (`/api/v1/notifications/abc/opened/`) answered an HTML page.
+    """
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF's CharField turns 42 into "42", which hides a client's bug.
+
+    For identifiers a client must send as it stores them (`idempotency_key`, `app_version`, `replaces`).
+    """
+
+    default_error_messages = {"not_a_string": "Must be a string, not {type}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string", type=_json_type(data))
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON field whose value is an object (its validators refuse anything else): the schema says `object`.
+
+    A plain JSONField is declared as any JSON value, so the schema allowed `"attributes": 0`, refused with 400.
+    """
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "an array"}.get(type(value), "null" if value is None else "another type")
+
+
+class StrictFieldsMixin:
+    # Refuse fields a serializer does not know, instead of silently dropping them: a typo such as `timezon`
+    # would otherwise be accepted and ignored. (A comment, not a docstring: drf-spectacular would show a
+    # docstring as the description of every serializer using the mixin.)
 
     def to_internal_value(self, data: Any) -> Any:
         unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []  # type: ignore[attr-defined]
@@ -109,6 +173,22 @@ class StrictFieldsMixin:
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class StrictFieldsSchema(OpenApiSerializerExtension):
+    """In the OpenAPI schema, a StrictFieldsMixin serializer's request body says `additionalProperties: false`.
+
+    drf-spectacular finds this extension by its target class (subclasses too) once this module is imported.
+    """
+
+    target_class = StrictFieldsMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
 
 
 def validate_storable_json(value: Any) -> Any:

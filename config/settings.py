@@ -231,6 +231,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Errors any operation can answer (401, 413, 429, 503) declared on every operation, as schemathesis checks
+    # (issue 17); the enum hook is drf-spectacular's default, kept.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.declare_shared_errors"],
 }
 
 # --- Authentication of the shop's app users (JWT from the shop's auth server)

@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import observability
 
+# Under /api/, a URL no route matches answers JSON in the API's error shape (issue 17), elsewhere the page.
+handler404 = "config.api.not_found"
+
 admin.site.site_header = "Pushcart"
 admin.site.site_title = "Pushcart admin"
 admin.site.index_title = "Push notifications for the shop"

@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from audience.conditions import ATTRIBUTE_NAME
-from config.api import StrictFieldsMixin, validate_storable_json
+from config.api import JSONObjectField, StrictFieldsMixin, validate_storable_json
 
 
 def validate_attributes(value: Any) -> dict[str, Any]:
@@ -25,7 +25,9 @@ def validate_attributes(value: Any) -> dict[str, Any]:
 
 
 class AttributesSerializer(StrictFieldsMixin, serializers.Serializer):
-    attributes = serializers.JSONField(
+    """The shopper attributes to merge into the profile; unknown fields are refused."""
+
+    attributes = JSONObjectField(
         validators=[validate_attributes],
         help_text="Everything known of the shopper, replacing what was there: city, favourite categories…",
     )
@@ -33,5 +35,5 @@ class AttributesSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class ProfileSerializer(serializers.Serializer):
     user_id = serializers.CharField()
-    attributes = serializers.JSONField()
+    attributes = JSONObjectField()
     updated_at = serializers.DateTimeField()

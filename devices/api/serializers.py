@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from config.api import StrictFieldsMixin
+from config.api import StrictCharField, StrictFieldsMixin
 from devices import validation
 from devices.models import ALLOWED_PROVIDERS, MAX_TOKEN_LENGTH, Device, Platform, Provider
 from notifications.providers.webpush_endpoints import EndpointPolicy
@@ -39,7 +39,7 @@ class TimeZoneField(serializers.CharField):
         )
 
 
-class AppVersionField(serializers.CharField):
+class AppVersionField(StrictCharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             max_length=32, allow_blank=True, validators=[_django_validator(validation.validate_app_version)], **kwargs
@@ -47,6 +47,8 @@ class AppVersionField(serializers.CharField):
 
 
 class WebPushKeysSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The subscription's keys, base64url: `p256dh` a 65-byte P-256 point, `auth` 16 bytes."""
+
     p256dh = serializers.CharField(max_length=128)
     auth = serializers.CharField(max_length=64)
 
@@ -73,6 +75,15 @@ class WebPushSubscriptionSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class DeviceRegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A device to register. Rules across fields (each refused with 400 naming the field):
+
+    - `platform` `android` or `ios`: `token` is required, `web_push` is refused.
+    - `platform` `web`: `web_push` is required; `token` may be left out, and if sent must equal
+      `web_push.endpoint`.
+    - `provider` must suit the platform: android → fcm; ios → apns or fcm; web → webpush.
+    - Unknown fields are refused.
+    """
+
     platform = serializers.ChoiceField(choices=Platform.choices)
     token = serializers.CharField(
         max_length=MAX_TOKEN_LENGTH,
@@ -89,7 +100,7 @@ class DeviceRegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
     timezone = TimeZoneField(required=False)
     app_version = AppVersionField(required=False)
     web_push = WebPushSubscriptionSerializer(required=False, help_text="Web devices only: the PushSubscription.")
-    replaces = serializers.CharField(
+    replaces = StrictCharField(
         max_length=MAX_TOKEN_LENGTH,
         required=False,
         help_text="An older token of this installation that this one replaces; it is deactivated.",
@@ -122,6 +133,8 @@ class DeviceRegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class DeviceUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """What to change on a device: at least one of `locale`, `timezone`, `app_version`; unknown fields are refused."""
+
     locale = LocaleField(required=False)
     timezone = TimeZoneField(required=False)
     app_version = AppVersionField(required=False)

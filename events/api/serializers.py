@@ -8,32 +8,35 @@ from django.conf import settings
 from rest_framework import serializers
 
 from audience.api.serializers import validate_attributes
-from config.api import StrictFieldsMixin, validate_storable_json
+from config.api import JSONObjectField, StrictCharField, StrictFieldsMixin, validate_storable_json
 from events.ingest import IncomingEvent
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 
 class EventSerializer(StrictFieldsMixin, serializers.Serializer):
-    type = serializers.CharField(max_length=64, help_text="e.g. `order_status_changed`, `cart_updated`.")
+    """One event from a business service; unknown fields are refused."""
+
+    # A RegexField, so that the schema declares the pattern too.
+    type = serializers.RegexField(
+        EVENT_TYPE,
+        max_length=64,
+        error_messages={"invalid": "Lower-case letters, digits and _ . - only, starting with a letter."},
+        help_text="e.g. `order_status_changed`, `cart_updated`.",
+    )
     user_id = serializers.CharField(max_length=255, help_text="The shopper the event is about.")
-    idempotency_key = serializers.CharField(
+    idempotency_key = StrictCharField(
         max_length=255, help_text="Unique per event at the producer: a repeat is answered as a duplicate."
     )
     occurred_at = serializers.DateTimeField(
         required=False, help_text="When it happened (ISO 8601 with a time zone); default: when received."
     )
-    data = serializers.JSONField(required=False, help_text="The event's fields: a JSON object.")
-    attributes = serializers.JSONField(
+    data = JSONObjectField(required=False, help_text="The event's fields: a JSON object.")
+    attributes = JSONObjectField(
         required=False,
         validators=[validate_attributes],
         help_text="Shopper attributes this event tells (e.g. last_order_date): merged into the shopper's profile.",
     )
-
-    def validate_type(self, value: str) -> str:
-        if not EVENT_TYPE.match(value):
-            raise serializers.ValidationError("Lower-case letters, digits and _ . - only, starting with a letter.")
-        return value
 
     def validate_data(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -56,6 +59,8 @@ class EventSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class EventBatchSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Several events at once; one bad event refuses the whole batch (its errors are named `events.<index>.<field>`)."""
+
     events = EventSerializer(
         many=True,
         allow_empty=False,

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from config.api import StrictFieldsMixin, validate_storable_json
+from config.api import StrictCharField, StrictFieldsMixin, validate_storable_json
 from notifications.creation import Content
 from notifications.providers.base import Priority
 from notifications.providers.payloads import PayloadTooLargeError, check_size
@@ -25,6 +25,15 @@ class StringValueField(serializers.CharField):
 
 
 class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """A notification to send. Rules across fields (each refused with 400 naming the field):
+
+    - Exactly one of `user_id` and `user_ids` (a non-empty list).
+    - `send_at` may not lie in the past (beyond a small tolerance for clock skew).
+    - The push message built from `title`, `body`, `image`, `deep_link` and `data` must fit the providers'
+      payload limit; if not, `body` is named.
+    - Unknown fields are refused.
+    """
+
     user_id = serializers.CharField(max_length=255, required=False, help_text="One recipient…")
     user_ids = serializers.ListField(
         child=serializers.CharField(max_length=255),
@@ -44,7 +53,7 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     ttl_seconds = serializers.IntegerField(min_value=0, max_value=28 * 24 * 3600, default=24 * 3600)
     collapse_key = serializers.CharField(max_length=64, required=False, allow_blank=True)
     send_at = serializers.DateTimeField(required=False, help_text="Send later (ISO 8601 with a time zone).")
-    idempotency_key = serializers.CharField(
+    idempotency_key = StrictCharField(
         max_length=255, required=False, help_text="A repeated key returns the first answer and sends nothing twice."
     )
 

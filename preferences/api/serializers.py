@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api import StrictFieldsMixin
@@ -10,12 +11,35 @@ from devices.api.serializers import TimeZoneField
 from preferences.selectors import EffectivePreference
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
+CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": CLOCK_TIME_PATTERN,
+        "example": "22:00",
+        "description": "A wall-clock time in the shopper's time zone: HH:MM (answers), HH:MM or HH:MM:SS (requests).",
+    }
+)
+class ClockTimeField(serializers.TimeField):
+    """A time of day as HH:MM, as the API has always answered it.
+
+    A TimeField is declared `format: time`, which JSON Schema takes from RFC 3339 (`21:00:00Z`, seconds and an
+    offset): the answers' "21:00" broke that (issue 17). Quiet hours have no offset (they follow the shopper's
+    time zone), so the schema says what the API answers: a pattern, not `format: time`.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=TIME_FORMATS, **kwargs)
 
 
 class QuietHoursSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Quiet hours: from `start` to `end` (which may be past midnight), in the shopper's time zone."""
+
     enabled = serializers.BooleanField(required=False)
-    start = serializers.TimeField(format="%H:%M", input_formats=TIME_FORMATS, required=False, help_text="HH:MM")
-    end = serializers.TimeField(format="%H:%M", input_formats=TIME_FORMATS, required=False, help_text="HH:MM")
+    start = ClockTimeField(required=False)
+    end = ClockTimeField(required=False)
 
 
 class CategoryStateSerializer(serializers.Serializer):
