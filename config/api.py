@@ -20,10 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.jwt_tokens import MAX_USER_ID_LENGTH  # the user_id columns' length, and a JWT's `sub`
 from config.parsers import JSONInputError, check_json, has_unstorable_text
 from config.throttling import AnonRateThrottle
-
-MAX_USER_ID_LENGTH = 255  # the user_id columns' length (and a JWT's `sub`, accounts.jwt_tokens)
 
 
 def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
