@@ -349,6 +349,8 @@ APNS_MAX_CONCURRENCY = env_int("APNS_MAX_CONCURRENCY", 256)  # pushes in flight 
 VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")  # PEM text or a file path
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:push@shop.example")
 WEBPUSH_MAX_CONCURRENCY = env_int("WEBPUSH_MAX_CONCURRENCY", 64)
+# A push-service origin that timed out or was unreachable is not asked again for this long (its pushes retry).
+WEBPUSH_ORIGIN_COOLOFF_SECONDS = float(env_str("WEBPUSH_ORIGIN_COOLOFF_SECONDS", "30"))
 
 # --- Delivery engine ------------------------------------------------------------
 # Each category is transactional (own queue, exempt from marketing limits) or marketing.

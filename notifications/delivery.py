@@ -16,6 +16,7 @@ sweep requeues deliveries left `sending` after DELIVERY_STUCK_AFTER_SECONDS.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 import time
@@ -235,9 +236,14 @@ class Sending:
             if item.status == DeliveryStatus.SENDING:
                 by_provider[item.provider].append(item)
         size = settings.DELIVERY_SEND_BATCH
-        for provider, items in by_provider.items():
-            for start in range(0, len(items), size):
-                self.sent.append(_send(provider, items[start : start + size]))
+        # All the batches are started before any is waited for: a slow provider (or one slow push-service
+        # origin) holds up the recording of this task's outcomes, not the other providers' pushes.
+        flights = [
+            _start(provider, items[start : start + size])
+            for provider, items in by_provider.items()
+            for start in range(0, len(items), size)
+        ]
+        self.sent.extend(_landed(flight) for flight in flights)
 
     def write_deliveries(self) -> None:
         """In the caller's transaction, after the notifications exist: deliveries as they ended, attempts, failures."""
@@ -581,20 +587,44 @@ class SentBatch:
 
 def _send(provider: str, claimed: list[Claimed]) -> SentBatch:
     """Send deliveries (skipping those past their TTL) and settle each one's new state from its outcome."""
+    return _landed(_start(provider, claimed))
+
+
+@dataclass
+class _InFlight:
+    """A provider batch started (runtime.start) and not yet settled."""
+
+    provider: str
+    fresh: list[Claimed]
+    expired: list[Claimed]
+    sent_at: datetime
+    started: float  # time.perf_counter()
+    outcomes: concurrent.futures.Future[list[Outcome]]
+    answered: float = 0.0  # time.perf_counter() when the last outcome came
+
+
+def _start(provider: str, claimed: list[Claimed]) -> _InFlight:
     fresh, expired = [], []
     now = timezone.now()
     for item in claimed:
         age = (now - item.due_at).total_seconds()
         (expired if age > item.ttl_seconds else fresh).append(item)
-    started = time.perf_counter()
-    sent_at = timezone.now()
-    outcomes = runtime.send(provider, [item.request for item in fresh]) if fresh else []
-    latency_ms = int((time.perf_counter() - started) * 1000)
+    sent_at, started = timezone.now(), time.perf_counter()
+    outcomes = runtime.start(provider, [item.request for item in fresh])
+    flight = _InFlight(provider, fresh, expired, sent_at, started, outcomes)
+    flight.outcomes.add_done_callback(lambda _: setattr(flight, "answered", time.perf_counter()))
+    return flight
+
+
+def _landed(flight: _InFlight) -> SentBatch:
+    """Wait for a started batch's outcomes and settle each delivery's new state."""
+    outcomes = flight.outcomes.result()
+    latency_ms = int((max(flight.answered, flight.started) - flight.started) * 1000)
     expired_outcome = Outcome(
         OutcomeKind.PERMANENT, code="expired", text="The notification's TTL ran out before it could be sent."
     )
-    results = [*zip(fresh, outcomes, strict=True), *((item, expired_outcome) for item in expired)]
-    return _settle(SentBatch(provider, results, sent_at, latency_ms, [], [], None))
+    results = [*zip(flight.fresh, outcomes, strict=True), *((item, expired_outcome) for item in flight.expired)]
+    return _settle(SentBatch(flight.provider, results, flight.sent_at, latency_ms, [], [], None))
 
 
 def _settle(batch: SentBatch) -> SentBatch:

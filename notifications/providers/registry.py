@@ -66,6 +66,7 @@ def _webpush() -> PushProvider:
         max_concurrency=settings.WEBPUSH_MAX_CONCURRENCY,
         timeout_seconds=settings.PUSH_TIMEOUT_SECONDS,
         endpoint_policy=EndpointPolicy.from_settings(),
+        cooloff_seconds=settings.WEBPUSH_ORIGIN_COOLOFF_SECONDS,
     )
 
 

@@ -10,6 +10,7 @@ its own loop and clients: nothing created in the parent is reused.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -39,10 +40,16 @@ class ProviderRuntime:
 
     def send(self, provider: str, requests: Sequence[SendRequest], timeout: float | None = None) -> list[Outcome]:
         """Send a batch through `provider`; blocks until every outcome is known."""
+        return self.start(provider, requests).result(timeout)
+
+    def start(self, provider: str, requests: Sequence[SendRequest]) -> concurrent.futures.Future[list[Outcome]]:
+        """Start sending a batch through `provider`; the future gives its outcomes. Batches started one after
+        another go out together: a slow provider or push service delays no other's."""
         if not requests:
-            return []
-        future = asyncio.run_coroutine_threadsafe(self._send(provider, requests), self._event_loop())
-        return future.result(timeout)
+            done: concurrent.futures.Future[list[Outcome]] = concurrent.futures.Future()
+            done.set_result([])
+            return done
+        return asyncio.run_coroutine_threadsafe(self._send(provider, requests), self._event_loop())
 
     async def _send(self, name: str, requests: Sequence[SendRequest]) -> list[Outcome]:
         try:

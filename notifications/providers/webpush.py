@@ -65,6 +65,10 @@ class WebPushProvider(PushProvider):
     """Each message encrypted for its subscription (aes128gcm, by pywebpush), POSTed over a keep-alive pool
     per push-service origin (`http1.KeepAlivePool`: aiohttp's client had cost a quarter of a push's CPU).
 
+    An origin that timed out or could not be reached is not asked again for `cooloff_seconds`: its pushes are
+    retried after that instead (issue 17: one slow push service held every worker for its timeout, push after
+    push, while order updates waited behind it).
+
     Only to endpoints `endpoint_policy` allows (webpush_endpoints: no request reaches inside the network)."""
 
     name = "webpush"
@@ -77,6 +81,7 @@ class WebPushProvider(PushProvider):
         max_concurrency: int = 64,
         timeout_seconds: float = 10.0,
         endpoint_policy: EndpointPolicy | None = None,
+        cooloff_seconds: float = 30.0,
     ) -> None:
         self._vapid = VapidHeaders(vapid_private_key, vapid_subject)
         self._max_concurrency = max_concurrency
@@ -86,6 +91,9 @@ class WebPushProvider(PushProvider):
         self._pools: OrderedDict[str, tuple[KeepAlivePool, float]] = OrderedDict()
         # The connections of all origins together, not per origin: a batch to many origins stays bounded.
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._cooloff = cooloff_seconds
+        # Origins that timed out or could not be reached: not asked again before time.monotonic() passes this.
+        self._cooling: dict[str, float] = {}
 
     def _pool(self, origin: str) -> KeepAlivePool:
         now = time.monotonic()
@@ -140,12 +148,18 @@ class WebPushProvider(PushProvider):
                 headers["Content-Encoding"] = "aes128gcm"
                 headers["Content-Type"] = "application/octet-stream"
                 head = heads[(id(message), origin)] = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+            cooling = self._cooling.get(origin, 0.0) - time.monotonic()
+            if cooling > 0:
+                # It timed out or was unreachable moments ago: asking again would hold this worker as long again.
+                text = f"{origin} did not answer in time; not asked again for {cooling:.0f} s."
+                return Outcome(OutcomeKind.RETRY, code="origin_cooling_off", text=text, retry_after=cooling)
             try:
                 async with self._slots:
                     response = await self._pool(origin).post(body, head, path=path)
             except ForbiddenAddressError as exc:  # nothing was sent
                 return Outcome(OutcomeKind.PERMANENT, code="forbidden_endpoint", text=str(exc))
             except HttpError as exc:
+                self._cool_off(origin)
                 return Outcome(OutcomeKind.RETRY, code="network", text=str(exc))
             if response.status in (200, 201, 202):
                 return Outcome.delivered(response.headers.get("location", ""), status=response.status)
@@ -153,6 +167,12 @@ class WebPushProvider(PushProvider):
             return classify(response.status, text, parse_retry_after(response.headers.get("retry-after")))
 
         return list(await asyncio.gather(*(send(r) for r in requests)))
+
+    def _cool_off(self, origin: str) -> None:
+        now = time.monotonic()
+        if len(self._cooling) > MAX_POOLS * 4:  # forget the origins whose cool-off is over
+            self._cooling = {o: until for o, until in self._cooling.items() if until > now}
+        self._cooling[origin] = now + self._cooloff
 
     async def close(self) -> None:
         pools, self._pools = self._pools, OrderedDict()
