@@ -85,7 +85,11 @@ def main() -> None:
             if transport:
                 settings.FCM_TRANSPORT = transport
             runtime.reset()
-            requests = [SendRequest(t, message) for t in targets(provider, args.messages)]
+            # Each request its own notification id, as the engine sends them (one message shared by all).
+            requests = [
+                SendRequest(t, message, notification_id=str(10**9 + i))
+                for i, t in enumerate(targets(provider, args.messages))
+            ]
             runtime.send(provider, requests[: min(50, len(requests))])  # connect, fetch tokens
             sim.reset()
             cpu0, sim_cpu0, t0 = time.process_time(), sim.cpu_seconds(), time.perf_counter()

@@ -525,7 +525,12 @@ class Claimed:
     @property
     def request(self) -> SendRequest:
         # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
-        return SendRequest(self.target, self.message, delivery_id=str(uuid.UUID(int=self.pk)))
+        return SendRequest(
+            self.target,
+            self.message,
+            delivery_id=str(uuid.UUID(int=self.pk)),
+            notification_id=str(self.notification_id),
+        )
 
 
 def send_deliveries(delivery_ids: Sequence[int]) -> dict[str, int]:

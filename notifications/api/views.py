@@ -17,6 +17,7 @@ from notifications.api.serializers import (
 )
 from notifications.creation import create_notifications
 from notifications.models import Source
+from notifications.providers.payloads import NOTIFICATION_ID_KEY
 
 
 class NotificationCreateView(PushcartAPIView):
@@ -74,8 +75,27 @@ class NotificationOpenedView(PushcartAPIView):
     @extend_schema(
         operation_id="notifications_opened",
         summary="Report a push opened (app)",
-        description="Only the recipient can mark it; repeating the call changes nothing (the first time is kept).",
+        description=(
+            "Call it when the shopper opens (taps) a push. Every push carries its notification's id as the string "
+            f"`{NOTIFICATION_ID_KEY}`:\n\n"
+            f'- **Android (FCM)**: in the message\'s `data` (`remoteMessage.data["{NOTIFICATION_ID_KEY}"]`, or the '
+            "extras of the intent that opens the app from the notification).\n"
+            f'- **iOS (APNs)**: a custom key of the payload beside `aps` (`userInfo["{NOTIFICATION_ID_KEY}"]`).\n'
+            f"- **Web Push**: in the `data` object of the JSON the service worker receives "
+            f"(`event.data.json().data.{NOTIFICATION_ID_KEY}`); pass it on to the notification to read it in "
+            "`notificationclick`.\n\n"
+            "The app calls, with the shopper's JWT:\n\n"
+            "```sh\n"
+            "curl -X POST http://127.0.0.1:8000/api/v1/notifications/$NOTIFICATION_ID/opened/ \\\n"
+            '  -H "Authorization: Bearer $JWT"\n'
+            "```\n\n"
+            "Only the recipient can mark it (anyone else: 404); repeating the call changes nothing (the first "
+            "time is kept). Opens feed a campaign's open rate and A/B results."
+        ),
         request=None,
+        examples=[
+            OpenApiExample("Opened", value={"id": 101, "opened_at": "2026-11-30T09:15:02.123456Z"}, response_only=True),
+        ],
         responses={200: OpenedSerializer, **error_responses(401, 404, 429)},
         tags=["notifications"],
     )

@@ -185,11 +185,12 @@ class ApnsProvider(PushProvider):
         async def send(request: SendRequest) -> Outcome:
             try:
                 push = pushes(request.message)
+                payload = push.payload_for(request.notification_id)
             except PayloadTooLargeError as exc:
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             notification = NotificationRequest(
                 device_token=request.target.token,
-                message=push.payload,
+                message=payload,
                 notification_id=request.delivery_id or None,
                 time_to_live=request.message.ttl_seconds,
                 priority=push.priority,

@@ -51,6 +51,9 @@ class SendRequest:
     # A stable id of the delivery, sent where the provider takes one (apns-id),
     # so a retried send can be matched in the provider's logs.
     delivery_id: str = ""
+    # The notification's id, which every push carries (payloads.NOTIFICATION_ID_KEY) so that the app can report
+    # the open. Per request, not in the message: a campaign's devices share one message per language.
+    notification_id: str = ""
 
 
 class OutcomeKind(enum.StrEnum):

@@ -118,7 +118,7 @@ class FcmHttpProvider(PushProvider):
 
         async def send(request: SendRequest) -> Outcome:
             try:
-                body = templates(request.message).body(request.target.token)
+                body = templates(request.message).body(request.target.token, request.notification_id)
             except PayloadTooLargeError as exc:
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             return await self._post(pool, body, headers)

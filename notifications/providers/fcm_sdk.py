@@ -79,7 +79,7 @@ class FcmSdkProvider(PushProvider):
 
 def _sdk_message(request: SendRequest) -> messaging.Message:
     """The SDK's Message for the same v1 JSON the fast transport posts."""
-    wire = fcm_message(request.target.token, request.message)
+    wire = fcm_message(request.target.token, request.message, request.notification_id)
     encode_fcm_message(wire)  # the same size check as the fast transport
     with warnings.catch_warnings():
         # firebase-admin 7.7 deprecates `token` for `fid`; the v1 API's `token`

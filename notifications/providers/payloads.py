@@ -21,6 +21,12 @@ APNS_MAX_BYTES = 4096  # APNs: the JSON payload of a regular push
 WEBPUSH_MAX_BYTES = 3993
 APNS_COLLAPSE_ID_MAX_BYTES = 64
 WEBPUSH_TOPIC_MAX = 32
+# Where the app finds the notification's id, to report the open (POST /api/v1/notifications/<id>/opened/):
+# a key of the app data on every platform (FCM `data`, a top-level key of the APNs payload, Web Push `data`).
+# Ours alone: a message's own data can't set it.
+NOTIFICATION_ID_KEY = "pushcart_notification_id"
+# The longest id a notification can have (a bigint): size checks made before the id exists reserve its room.
+LONGEST_NOTIFICATION_ID = str(2**63 - 1)
 
 
 class PayloadTooLargeError(ValueError):
@@ -61,17 +67,21 @@ def _dumps(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _app_data(message: PushMessage) -> dict[str, str]:
-    """The data the app receives: the message's own, plus its deep link and category."""
+def _app_data(message: PushMessage, notification_id: str = "") -> dict[str, str]:
+    """The data the app receives: the message's own, its deep link and category, and the notification's id
+    (last, so that the id can be spliced into an encoding shared by a batch's requests)."""
     data = dict(message.data)
+    data.pop(NOTIFICATION_ID_KEY, None)
     if message.deep_link:
         data.setdefault("deep_link", message.deep_link)
     if message.category:
         data.setdefault("category", message.category)
+    if notification_id:
+        data[NOTIFICATION_ID_KEY] = notification_id
     return data
 
 
-def fcm_message(token: str, message: PushMessage) -> dict:
+def fcm_message(token: str, message: PushMessage, notification_id: str = "") -> dict:
     """The `message` object of the FCM HTTP v1 API."""
     notification = {"title": message.title, "body": message.body}
     if message.image:
@@ -90,7 +100,7 @@ def fcm_message(token: str, message: PushMessage) -> dict:
     if message.image:
         fcm["apns"]["payload"] = {"aps": {"mutable-content": 1}}
         fcm["apns"]["fcm_options"] = {"image": message.image}
-    data = _app_data(message)
+    data = _app_data(message, notification_id)
     if data:
         fcm["data"] = data
     return fcm
@@ -105,32 +115,45 @@ def encode_fcm_message(wire: dict) -> bytes:
 
 
 _TOKEN_MARK = "\x00token\x00"
+_ID_MARK = "\x00id\x00"
+_FCM_WRAPPER = len(b'{"message":}')
 
 
 @dataclass(frozen=True, slots=True)
 class FcmBodyTemplate:
-    """A message's messages:send body, encoded once, with a gap where each device's token goes.
+    """A message's messages:send body, encoded once, with gaps where each device's token and each
+    notification's id go.
 
     A campaign batch sends one message to hundreds of tokens: encoding it once and splicing each
-    token in costs a fraction of encoding every body whole (the same bytes come out).
+    token and id in costs a fraction of encoding every body whole (the same bytes come out).
     """
 
-    before: bytes
+    before: bytes  # ... the token ...
+    middle: bytes  # ... the notification's id ...
     after: bytes
+    plain_after: bytes  # after the token, for a request without a notification id (a test push)
 
     @classmethod
     def of(cls, message: PushMessage) -> FcmBodyTemplate:
-        encoded = b'{"message":' + _dumps(fcm_message(_TOKEN_MARK, message)) + b"}"
-        before, after = encoded.split(_dumps(_TOKEN_MARK), 1)
-        return cls(before, after)
+        encoded = b'{"message":' + _dumps(fcm_message(_TOKEN_MARK, message, _ID_MARK)) + b"}"
+        before, rest = encoded.split(_dumps(_TOKEN_MARK), 1)
+        middle, after = rest.split(_dumps(_ID_MARK), 1)
+        plain = b'{"message":' + _dumps(fcm_message(_TOKEN_MARK, message)) + b"}"
+        return cls(before, middle, after, plain.split(_dumps(_TOKEN_MARK), 1)[1])
 
-    def body(self, token: str) -> bytes:
+    def body(self, token: str, notification_id: str = "") -> bytes:
         """The body for one token, refused if its `message` object is over FCM's limit."""
         token_json = _dumps(token)
-        size = len(self.before) + len(token_json) + len(self.after) - len(b'{"message":}')
-        if size > FCM_MAX_BYTES:
-            raise PayloadTooLargeError("FCM", size, FCM_MAX_BYTES)
-        return self.before + token_json + self.after
+        if notification_id:
+            id_json = _dumps(notification_id)
+            size = len(self.before) + len(token_json) + len(self.middle) + len(id_json) + len(self.after)
+            parts: tuple[bytes, ...] = (self.before, token_json, self.middle, id_json, self.after)
+        else:
+            size = len(self.before) + len(token_json) + len(self.plain_after)
+            parts = (self.before, token_json, self.plain_after)
+        if size - _FCM_WRAPPER > FCM_MAX_BYTES:
+            raise PayloadTooLargeError("FCM", size - _FCM_WRAPPER, FCM_MAX_BYTES)
+        return b"".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +163,26 @@ class ApnsPush:
     expiration: int
     collapse_id: str | None
     push_type: str = "alert"
+    size: int = 0  # of the encoded payload, without a notification id
+
+    def payload_for(self, notification_id: str) -> dict:
+        """The payload of one notification: the shared one, with its id as a custom key beside `aps`;
+        refused if that makes it larger than APNs takes."""
+        if not notification_id:
+            return self.payload
+        size = self.size + len(_dumps(NOTIFICATION_ID_KEY)) + len(_dumps(notification_id)) + 2  # `,` and `:`
+        if size > APNS_MAX_BYTES:
+            raise PayloadTooLargeError("APNs", size, APNS_MAX_BYTES)
+        return {**self.payload, NOTIFICATION_ID_KEY: notification_id}
 
 
-def _apns_payload(message: PushMessage) -> dict:
+def _apns_payload(message: PushMessage, notification_id: str = "") -> dict:
     aps: dict = {"alert": {"title": message.title, "body": message.body}, "sound": "default"}
     if message.image:
         aps["mutable-content"] = 1
     if message.category:
         aps["thread-id"] = message.category
-    payload: dict = {"aps": aps, **_app_data(message)}
+    payload: dict = {"aps": aps, **_app_data(message, notification_id)}
     if message.image:
         payload.setdefault("image", message.image)
     return payload
@@ -165,10 +199,11 @@ def apns_push(message: PushMessage) -> ApnsPush:
         priority=10 if message.priority is Priority.HIGH else 5,
         expiration=int(time.time()) + message.ttl_seconds,
         collapse_id=collapse,
+        size=size,
     )
 
 
-def _webpush_body(message: PushMessage) -> dict:
+def _webpush_body(message: PushMessage, notification_id: str = "") -> dict:
     body: dict = {"title": message.title, "body": message.body}
     if message.image:
         body["image"] = message.image
@@ -176,26 +211,42 @@ def _webpush_body(message: PushMessage) -> dict:
         body["url"] = message.deep_link
     if message.collapse_key:
         body["tag"] = message.collapse_key
-    data = _app_data(message)
+    data = _app_data(message, notification_id)
     if data:
         body["data"] = data
     return body
 
 
-def webpush_payload(message: PushMessage) -> bytes:
-    """What the service worker receives (it shows the notification itself)."""
-    encoded = _dumps(_webpush_body(message))
-    if len(encoded) > WEBPUSH_MAX_BYTES:
-        raise PayloadTooLargeError("Web Push", len(encoded), WEBPUSH_MAX_BYTES)
-    return encoded
+@dataclass(frozen=True, slots=True)
+class WebPushTemplate:
+    """What the service worker receives (it shows the notification itself): a message's payload, encoded once
+    per batch, with a gap where each notification's id goes."""
+
+    before: bytes
+    after: bytes
+    plain: bytes  # for a request without a notification id (a test push)
+
+    @classmethod
+    def of(cls, message: PushMessage) -> WebPushTemplate:
+        before, after = _dumps(_webpush_body(message, _ID_MARK)).split(_dumps(_ID_MARK), 1)
+        return cls(before, after, _dumps(_webpush_body(message)))
+
+    def payload(self, notification_id: str = "") -> bytes:
+        """The payload of one notification, refused if over what one Web Push record holds."""
+        encoded = self.before + _dumps(notification_id) + self.after if notification_id else self.plain
+        if len(encoded) > WEBPUSH_MAX_BYTES:
+            raise PayloadTooLargeError("Web Push", len(encoded), WEBPUSH_MAX_BYTES)
+        return encoded
 
 
 def payload_sizes(message: PushMessage, token: str = "x" * 200) -> dict[str, tuple[int, int]]:
-    """Each provider's measured payload size and its limit, in bytes (with a long FCM token)."""
+    """Each provider's measured payload size and its limit, in bytes (with a long FCM token and the longest
+    notification id, which every push carries)."""
+    nid = LONGEST_NOTIFICATION_ID
     return {
-        "FCM": (len(_dumps(fcm_message(token, message))), FCM_MAX_BYTES),
-        "APNs": (len(_dumps(_apns_payload(message))), APNS_MAX_BYTES),
-        "Web Push": (len(_dumps(_webpush_body(message))), WEBPUSH_MAX_BYTES),
+        "FCM": (len(_dumps(fcm_message(token, message, nid))), FCM_MAX_BYTES),
+        "APNs": (len(_dumps(_apns_payload(message, nid))), APNS_MAX_BYTES),
+        "Web Push": (len(_dumps(_webpush_body(message, nid))), WEBPUSH_MAX_BYTES),
     }
 
 

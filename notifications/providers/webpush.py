@@ -13,7 +13,7 @@ from pywebpush import WebPusher, WebPushException
 
 from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
 from notifications.providers.http1 import ForbiddenAddressError, HttpError, KeepAlivePool, request_target
-from notifications.providers.payloads import PayloadTooLargeError, PerMessage, webpush_headers, webpush_payload
+from notifications.providers.payloads import PayloadTooLargeError, PerMessage, WebPushTemplate, webpush_headers
 from notifications.providers.webpush_endpoints import EndpointPolicy
 
 VAPID_LIFETIME_SECONDS = 12 * 3600
@@ -116,13 +116,13 @@ class WebPushProvider(PushProvider):
         return pool
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
-        payloads = PerMessage(webpush_payload)
+        payloads = PerMessage(WebPushTemplate.of)
         heads: dict[tuple[int, str], bytes] = {}  # by message (as PerMessage) and origin
 
         async def send(request: SendRequest) -> Outcome:
             message, endpoint = request.message, request.target.token
             try:
-                payload = payloads(message)
+                payload = payloads(message).payload(request.notification_id)
             except PayloadTooLargeError as exc:
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             parts = urlsplit(endpoint)

@@ -54,6 +54,7 @@ def test_a_notification_reaches_android_ios_and_web_devices(engine, shopper, ser
         "order_id": "1042",
         "deep_link": "shop://orders/1042",
         "category": "order_updates",
+        "pushcart_notification_id": str(notification_id),  # for the app to report the open
     }
     [apns] = engine.messages("ok-ios-alice")
     assert apns["headers"]["apns-id"] == f"00000000-0000-0000-0000-{deliveries[ios].pk:012x}"
