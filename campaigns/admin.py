@@ -142,6 +142,8 @@ class CampaignAdmin(admin.ModelAdmin):
                 can_test=can_change and campaign.status not in (CampaignStatus.CANCELLED,),
                 results_html=results_table(results(campaign)) if campaign.runs.exists() else "",
                 problems=services.problems(campaign) if campaign.status == CampaignStatus.DRAFT else {},
+                # Launch carries the version saved when this page was rendered (see action_view).
+                saved_version=services.saved_version(campaign),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -164,7 +166,15 @@ class CampaignAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, campaign) or action not in dict(ACTIONS[campaign.status]):
             raise PermissionDenied
         try:
-            SERVICES[action](campaign)
+            if action == "launch":
+                # Only from a page rendered from the saved campaign, which it still is: a page whose save failed
+                # renders no version, and a campaign saved since (another tab, a colleague) has another.
+                version = request.POST.get("version", "")
+                if not version:
+                    raise ValidationError("Save the campaign first: Launch acts only on the saved campaign.")
+                services.launch(campaign, version=version)
+            else:
+                SERVICES[action](campaign)
         except ValidationError as exc:
             for message in _messages_of(exc):
                 messages.error(request, message)

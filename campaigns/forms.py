@@ -11,7 +11,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from campaigns.models import Campaign, ScheduleKind
-from campaigns.services import SCHEDULE_TOLERANCE, crontab_fields
+from campaigns.services import SCHEDULE_TOLERANCE, context_problems, crontab_fields
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
@@ -60,6 +60,11 @@ class CampaignForm(forms.ModelForm):
         send_at = cleaned.get("send_at")
         if kind == ScheduleKind.AT and send_at and send_at < now - SCHEDULE_TOLERANCE:
             self.add_error("send_at", f"{send_at:%Y-%m-%d %H:%M} is in the past.")
+        # What would fail at send time for every shopper ("could not be rendered") is refused now, naming the variable.
+        template, context = cleaned.get("template"), cleaned.get("context")
+        if template is not None and "context" in cleaned:
+            for message in context_problems(context, [template]):
+                self.add_error("context", message)
         if kind == ScheduleKind.RECURRING and not self.errors:
             probe = Campaign(
                 **{name: cleaned.get(name) for name in self.Meta.fields if name not in ("template", "segment")}
@@ -82,3 +87,8 @@ class VariantFormSet(BaseInlineFormSet):
             raise ValidationError(
                 "A/B testing needs two variants or more; without variants the campaign's template is used."
             )
+        # The campaign form has put its (possibly just edited) context on the instance by now.
+        templates = [f.cleaned_data["template"] for f in live if f.cleaned_data.get("template")]
+        found = context_problems(self.instance.context, templates)
+        if found:
+            raise ValidationError([f"context: {message}" for message in found])

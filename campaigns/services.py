@@ -26,6 +26,8 @@ from notifications.models import (
     Source,
 )
 from notifications.policy import is_transactional
+from templates.models import MessageTemplate
+from templates.rendering import RenderError, render_content
 
 SCHEDULE_TOLERANCE = timedelta(minutes=1)
 
@@ -50,6 +52,9 @@ def problems(campaign: Campaign, *, now: datetime | None = None) -> dict[str, li
                 f"'{template}' is a {template.category} template: campaigns send marketing categories only "
                 "(transactional templates are for trigger rules and the API).",
             )
+    checked = [campaign.template] if campaign.template_id else []
+    for message in context_problems(campaign.context, [*checked, *(v.template for v in variants)]):
+        add("context", message)
     if campaign.segment_id is None:
         add("segment", "Choose a segment: who should get it?")
     if campaign.throttle_per_minute == 0:
@@ -72,6 +77,26 @@ def problems(campaign: Campaign, *, now: datetime | None = None) -> dict[str, li
             for field, messages in exc.message_dict.items():
                 for message in messages:
                     add(field, message)
+    return found
+
+
+def context_problems(context: object, templates: list[MessageTemplate]) -> list[str]:
+    """What each template (every translation) can't render with the campaign's context, naming the variables.
+
+    The same render the sender does (templates.rendering), so what passes here renders for every shopper. A
+    shopper's attributes (`user.…`) differ per shopper: the template's own sample context stands in for them,
+    as its form already checked.
+    """
+    if not isinstance(context, dict):
+        return []  # the form refuses a context that is not a JSON object
+    found: list[str] = []
+    for template in dict.fromkeys(templates):  # one message per template, even if several variants share it
+        sample_user = (template.sample_context or {}).get("user")
+        data = {"user": sample_user, **context} if isinstance(sample_user, dict) else context
+        try:
+            render_content(template, data, user_id="sample-user", translations=list(template.translations.all()))
+        except RenderError as exc:
+            found.append(f"With this context, template '{template.key}' fails at {exc.field}: {exc.message}")
     return found
 
 
@@ -124,9 +149,20 @@ def _require(campaign: Campaign, status: str, verb: str) -> None:
         raise ValidationError(f"Only a {status} campaign can be {verb}; this one is {campaign.status}.")
 
 
-def launch(campaign: Campaign) -> CampaignRun | None:
-    """Schedule the campaign as its schedule says; "send now" starts its run at once."""
+def saved_version(campaign: Campaign) -> str:
+    """A token of the campaign as saved: every save (the admin's too) moves updated_at."""
+    return campaign.updated_at.isoformat() if campaign.updated_at else ""
+
+
+def launch(campaign: Campaign, *, version: str | None = None) -> CampaignRun | None:
+    """Schedule the campaign as its schedule says; "send now" starts its run at once.
+
+    `version` (from the admin page) is the saved_version the marketer saw: a campaign saved since then is
+    refused, so Launch never acts on something other than what the page showed as saved.
+    """
     _require(campaign, CampaignStatus.DRAFT, "launched")
+    if version is not None and version != saved_version(campaign):
+        raise ValidationError("The campaign was changed since this page was loaded; reload it and check it first.")
     found = problems(campaign)
     if found:
         raise ValidationError(found)

@@ -94,8 +94,9 @@ def test_buttons_follow_the_status_and_content_freezes_once_scheduled(marketer, 
         schedule="at",
         send_at=timezone.now() + timedelta(hours=2),
     )
-    assert [a for a, _ in campaign_page(marketer, c).context_data["campaign_actions"]] == ["launch", "cancel"]
-    marketer.post(f"/admin/campaigns/campaign/{c.pk}/do/launch/")
+    loaded = campaign_page(marketer, c).context_data
+    assert [a for a, _ in loaded["campaign_actions"]] == ["launch", "cancel"]
+    marketer.post(f"/admin/campaigns/campaign/{c.pk}/do/launch/", {"version": loaded["saved_version"]})
     c.refresh_from_db()
     assert c.status == CampaignStatus.SCHEDULED
     page = campaign_page(marketer, c)
@@ -110,7 +111,8 @@ def test_buttons_follow_the_status_and_content_freezes_once_scheduled(marketer, 
 
 def test_launching_an_incomplete_campaign_says_why(marketer):
     c = Campaign.objects.create(name="Empty")
-    page = marketer.post(f"/admin/campaigns/campaign/{c.pk}/do/launch/", follow=True)
+    version = campaign_page(marketer, c).context_data["saved_version"]  # Launch carries the page's saved version
+    page = marketer.post(f"/admin/campaigns/campaign/{c.pk}/do/launch/", {"version": version}, follow=True)
     shown = [str(m) for m in page.context["messages"]]
     assert "template: Choose a template (or add A/B variants)." in shown
     assert "segment: Choose a segment: who should get it?" in shown
