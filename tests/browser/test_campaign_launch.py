@@ -3,11 +3,9 @@ must not leave a Launch that sends the stored campaign; Launch waits for a succe
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from accounts import roles
@@ -17,18 +15,14 @@ from campaigns.models import Campaign, CampaignStatus
 from devices.models import Device
 from notifications.models import Notification
 from templates.models import MessageTemplate
+from tests.browser.session import signed_in_page, staff_member
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "launch-pw-1"
 
 
 @pytest.fixture
 def draft() -> Campaign:
-    user = User.objects.create_user("mara", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.MARKETERS))
+    staff_member("mara", roles.MARKETERS)
     template = MessageTemplate.objects.create(
         key="promo", name="promo", category="promotions", title="{{ discount }} off", body="Fresh and cheaper."
     )
@@ -44,13 +38,7 @@ def test_launch_is_refused_after_a_failed_save_and_nothing_is_sent(draft):
 
     past = timezone.now() - timedelta(days=2)
     with web_process(database_environment()) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(15_000)
-        page.goto(f"{base}/admin/login/")
-        page.fill("#id_username", "mara")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
+        page = signed_in_page(playwright, base, "mara")
 
         page.goto(f"{base}/admin/campaigns/campaign/{draft.pk}/change/")
         launch = page.locator("button[data-action=launch]")
@@ -75,7 +63,7 @@ def test_launch_is_refused_after_a_failed_save_and_nothing_is_sent(draft):
             "Save the campaign first: Launch acts only on the saved campaign."
         )
         expect(page.locator(".messagelist")).not_to_contain_text("is now sending")
-        browser.close()
+        page.context.browser.close()
 
     draft.refresh_from_db()
     assert (draft.status, draft.schedule) == (CampaignStatus.DRAFT, "now")

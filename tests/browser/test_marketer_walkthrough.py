@@ -7,28 +7,21 @@ reach "Completed" without reloading.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from django.contrib.auth.models import Group, User
 
 from accounts import roles
 from bench.processes import celery_worker, web_process, worker_environment
 from devices.models import Device
 from notifications.models import Notification
 from templates.models import MessageTemplate
+from tests.browser.session import signed_in_page, staff_member
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "walkthrough-pw-1"
 
 
 @pytest.fixture
 def shop() -> None:
-    user = User.objects.create_user("mara", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.MARKETERS))
+    staff_member("mara", roles.MARKETERS)
     for key, title in [("promo_a", "Weekend: {{ discount }} off {{ category }}"), ("promo_b", "{{ discount }} off!")]:
         MessageTemplate.objects.create(
             key=key, name=key, category="promotions", priority="normal", title=title, body="Fresh and cheaper."
@@ -51,13 +44,7 @@ def test_a_marketer_builds_tests_and_launches_an_ab_campaign(simulator, shop):
         celery_worker(env, "transactional,marketing,default", "browser", beat=True),
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(15_000)
-        page.goto(f"{base}/admin/login/")
-        page.fill("#id_username", "mara")
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
+        page = signed_in_page(playwright, base, "mara")
 
         # A segment, with its audience counted as the form changes.
         page.goto(f"{base}/admin/audience/segment/add/")
@@ -98,7 +85,7 @@ def test_a_marketer_builds_tests_and_launches_an_ab_campaign(simulator, shop):
         expect(page.locator("[data-progress=delivered]")).to_have_text("12")
         expect(page.locator(".campaign-results")).to_contain_text("Held back: none")
         page.screenshot(path=str(simulator.paths.root / "campaign-completed.png"), full_page=True)
-        browser.close()
+        page.context.browser.close()
 
     campaign_pushes = Notification.objects.filter(source="campaign")
     assert sorted(campaign_pushes.values_list("user_id", flat=True)) == [f"browser-{i:02d}" for i in range(12)]
