@@ -10,7 +10,8 @@ import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-MAX_USER_ID_LENGTH = 255
+from config.limits import MAX_USER_ID_LENGTH
+
 SYMMETRIC = {"HS256", "HS384", "HS512"}
 ASYMMETRIC = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
 

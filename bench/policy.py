@@ -4,7 +4,7 @@
 
 On the benchmark's database and Redis. Each run judges a batch of marketing notifications to a batch of
 new shoppers with one device each; a third of them have stored preferences. The check is everything
-`notifications.policy.judge` does: one query for the preferences, one for the caps, the quiet-hours
+`protection.policy.judge` does: one query for the preferences, one for the caps, the quiet-hours
 arithmetic and one pipelined Redis round trip running the caps/de-duplication script for every user.
 """
 
@@ -26,9 +26,9 @@ def main() -> None:
 
     from devices.models import Device
     from devices.token_cache import tokens_for_users
-    from notifications import policy
     from notifications.models import Notification, NotificationStatus
     from preferences.models import Preference
+    from protection import policy
 
     Notification.objects.all().delete()
     Device.objects.filter(user_id__startswith="policy-").delete()

@@ -61,8 +61,8 @@ def main() -> None:
     from django.conf import settings
 
     django.setup()
-    from notifications.providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
-    from notifications.providers.runtime import runtime
+    from providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
+    from providers.runtime import runtime
     from pushsim.control import running
 
     message = PushMessage(title="Your basket misses you", body="3 items are waiting", data={"cart_id": "c-1"})

@@ -17,13 +17,15 @@ from django.db.models import F, Func, Sum
 from django.utils import timezone
 
 from audience.selectors import Member
+from campaigns.messages import notifications_for
 from campaigns.models import BatchStatus, CampaignBatch, CampaignRun
+from campaigns.queues import QUEUE, send_batches
 from config import bulk_sql
-from notifications.delivery import send_new
-from notifications.dispatch import DISPATCH_LIMIT, waiting_messages
+from config.celery import waiting_messages
+from notifications import engine
 from notifications.models import Notification
 
-QUEUE = settings.QUEUE_MARKETING
+REQUEUE_LIMIT = 20_000  # lost batches queued again per sweep
 
 
 def store(run: CampaignRun, members: list[Member]) -> None:
@@ -39,13 +41,11 @@ def store(run: CampaignRun, members: list[Member]) -> None:
         user_ids=[m.user_id for m in members],
         notification_ids=bulk_sql.take_ids(Notification, len(members)),
     )
-    _queue([batch.pk])
+    send_batches([batch.pk])
 
 
 def send(batch_id: int) -> dict[str, int]:
     """Send a waiting batch (the worker's task); a batch sent, withdrawn or held by another worker is left alone."""
-    from campaigns.fanout import notifications_for
-
     with transaction.atomic():
         batch = (
             CampaignBatch.objects.select_for_update(skip_locked=True, of=("self",))
@@ -56,7 +56,7 @@ def send(batch_id: int) -> dict[str, int]:
         if batch is None:
             return {}
         members = [Member(user_id, 0, "") for user_id in batch.user_ids]
-        sending = send_new(notifications_for(batch.run, members), batch.notification_ids)
+        sending = engine.send_judged(notifications_for(batch.run, members), batch.notification_ids)
         CampaignBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, updated_at=timezone.now())
     return sending.finish()
 
@@ -92,18 +92,8 @@ def requeue_lost() -> int:
         ids = list(
             CampaignBatch.objects.select_for_update(skip_locked=True)
             .filter(status=BatchStatus.PENDING, updated_at__lt=cutoff)
-            .values_list("pk", flat=True)[:DISPATCH_LIMIT]
+            .values_list("pk", flat=True)[:REQUEUE_LIMIT]
         )
         CampaignBatch.objects.filter(pk__in=ids).update(updated_at=now)
-        _queue(ids)
+        send_batches(ids)
     return len(ids)
-
-
-def _queue(batch_ids: list[int]) -> None:
-    from campaigns import tasks
-
-    def send_all() -> None:
-        for pk in batch_ids:
-            tasks.send_batch.apply_async(args=[pk], queue=QUEUE)
-
-    transaction.on_commit(send_all)

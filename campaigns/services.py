@@ -11,13 +11,14 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from campaigns import batches
-from campaigns.fanout import arms_of, earliest_local_start
+from campaigns import batches, queues
+from campaigns.messages import arms_of, earliest_local_start
 from campaigns.models import Campaign, CampaignRun, CampaignStatus, Recurrence, RunStatus, ScheduleKind
 from config.parsers import has_unstorable_text
 from devices.models import Device
 from devices.validation import validate_time_zone
-from notifications.creation import NewNotification, store_notifications
+from notifications import engine
+from notifications.engine import NewNotification
 from notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -25,7 +26,7 @@ from notifications.models import (
     NotificationStatus,
     Source,
 )
-from notifications.policy import is_transactional
+from protection.policy import is_transactional
 from templates.models import MessageTemplate
 from templates.rendering import RenderError, render_content
 
@@ -186,7 +187,7 @@ def _install_periodic_task(campaign: Campaign) -> None:
     task, _ = PeriodicTask.objects.update_or_create(
         name=f"campaign {campaign.pk}: {campaign.name}"[:200],
         defaults={
-            "task": "campaigns.tasks.start_recurring_run",
+            "task": queues.START_RECURRING_RUN,
             "crontab": schedule,
             "interval": None,
             "args": json.dumps([campaign.pk]),
@@ -232,10 +233,8 @@ def start_recurring_run(campaign_id: int) -> CampaignRun | None:
 
 
 def _start_run(campaign: Campaign) -> CampaignRun:
-    from campaigns import tasks
-
     run = CampaignRun.objects.create(campaign=campaign, next_page_at=timezone.now())
-    transaction.on_commit(lambda: tasks.fan_out_page.apply_async(args=[run.pk, ""], queue=tasks.FAN_OUT_QUEUE))
+    queues.fan_out_page(run.pk, "")
     return run
 
 
@@ -249,8 +248,6 @@ def pause(campaign: Campaign) -> None:
 
 
 def resume(campaign: Campaign) -> None:
-    from campaigns import tasks
-
     _require(campaign, CampaignStatus.PAUSED, "resumed")
     with transaction.atomic():
         runs = list(CampaignRun.objects.select_for_update().filter(campaign=campaign, status=RunStatus.PAUSED))
@@ -260,12 +257,7 @@ def resume(campaign: Campaign) -> None:
             run.next_page_at = timezone.now()
             run.save(update_fields=["status", "next_page_at"])
             if not run.fanned_out_at:
-                pk, cursor = run.pk, run.cursor
-                transaction.on_commit(
-                    lambda pk=pk, cursor=cursor: tasks.fan_out_page.apply_async(
-                        args=[pk, cursor], queue=tasks.FAN_OUT_QUEUE
-                    )
-                )
+                queues.fan_out_page(run.pk, run.cursor)
         if campaign.periodic_task_id:
             PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(enabled=True)
 
@@ -319,7 +311,7 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
     Test sends skip shopper protection (a marketer checks how the push looks, at any hour), so they may reach
     only devices an Administrator marked as test devices: never a shopper a marketer names (issue 17, item 9).
     """
-    from campaigns.fanout import render_for
+    from campaigns.messages import render_for
 
     if bool(user_id) == bool(token):
         raise ValidationError("Give a user id or a device token.")
@@ -342,7 +334,7 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
     content, failure = render_for(campaign, template, user_id)
     if failure:
         raise ValidationError(failure)
-    stored = store_notifications(
+    stored = engine.store(
         NewNotification(
             user_id,
             content,

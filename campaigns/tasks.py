@@ -5,23 +5,21 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from campaigns import batches, fanout, progress, services
+from campaigns import batches, fanout, progress, queues, services
 from campaigns.models import CampaignRun, RunStatus
 
-FAN_OUT_QUEUE = settings.QUEUE_MARKETING
 
-
-@shared_task(name="campaigns.tasks.fan_out_page", acks_late=True)
+@shared_task(name=queues.FAN_OUT_PAGE, acks_late=True)
 def fan_out_page(run_id: int, cursor: str) -> str | None:
     """One page of a run's audience; queues the next (after the throttle's pause)."""
     next_cursor = fanout.fan_out_page(run_id, cursor)
     if next_cursor is not None:
         run = CampaignRun.objects.only("next_page_at").get(pk=run_id)
-        fan_out_page.apply_async(args=[run_id, next_cursor], eta=run.next_page_at, queue=FAN_OUT_QUEUE)
+        queues.fan_out_page(run_id, next_cursor, eta=run.next_page_at)
     return next_cursor
 
 
-@shared_task(name="campaigns.tasks.send_batch", acks_late=True)
+@shared_task(name=queues.SEND_BATCH, acks_late=True)
 def send_batch(batch_id: int) -> dict[str, int]:
     """One batch of a run's shoppers: judged, sent and written at once."""
     return batches.send(batch_id)
@@ -32,7 +30,7 @@ def start_due() -> int:
     return services.start_due()
 
 
-@shared_task(name="campaigns.tasks.start_recurring_run", acks_late=True)
+@shared_task(name=queues.START_RECURRING_RUN, acks_late=True)
 def start_recurring_run(campaign_id: int) -> int | None:
     run = services.start_recurring_run(campaign_id)
     return run.pk if run else None
@@ -59,5 +57,5 @@ def resume_lost_fan_outs() -> int:
         next_page_at__lt=timezone.now() - timedelta(seconds=settings.CAMPAIGN_PAGE_STUCK_AFTER_SECONDS),
     ).values_list("pk", "cursor")
     for run_id, cursor in overdue:
-        fan_out_page.apply_async(args=[run_id, cursor], queue=FAN_OUT_QUEUE)
+        queues.fan_out_page(run_id, cursor)
     return len(overdue) + batches.requeue_lost()

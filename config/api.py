@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.jwt_tokens import MAX_USER_ID_LENGTH  # the user_id columns' length, and a JWT's `sub`
+from config.limits import MAX_USER_ID_LENGTH
 from config.parsers import JSONInputError, check_json, has_unstorable_text
 from config.throttling import AnonRateThrottle
 

@@ -2,8 +2,11 @@
 
 import gc
 import os
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
+from amqp.exceptions import ChannelError
 from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -11,6 +14,33 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("pushcart")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def enqueue(task_name: str, *, args: Sequence[Any], queue: str, **options: Any) -> None:
+    """Queue a task by its name (each app's tasks.py names its tasks with its queues.py's constants).
+
+    By name, so the modules that queue work need not import the tasks module, which imports them: an app's
+    modules import downwards only (pyproject.toml's import-linter contracts).
+    """
+    # Through the registered task, not send_task: its options and the tests' eager mode apply, and an unknown name
+    # fails here, loudly (KeyError).
+    _import_task_modules()
+    app.tasks[task_name].apply_async(args=list(args), queue=queue, **options)
+
+
+@cache
+def _import_task_modules() -> None:
+    """Every app's tasks module, as a worker imports them at start (a web process otherwise never would)."""
+    app.loader.import_default_modules()
+
+
+def waiting_messages(queue: str) -> int:
+    """Messages waiting in a broker queue (Redis or RabbitMQ)."""
+    with app.connection_for_read() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # never declared: nothing was ever sent to it
+            return 0
 
 
 @signals.task_prerun.connect

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "preferences",
     "audience",
     "campaigns",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -266,7 +267,7 @@ DEVICE_STALE_AFTER_DAYS = env_int("DEVICE_STALE_AFTER_DAYS", 60)
 DEVICE_TOKEN_CACHE_TTL_SECONDS = env_int("DEVICE_TOKEN_CACHE_TTL_SECONDS", 7 * 24 * 3600)
 DEVICE_TOKEN_CACHE_PREFIX = env_str("DEVICE_TOKEN_CACHE_PREFIX", "pc:tokens")
 WEB_PUSH_ALLOW_HTTP_ENDPOINTS = env_bool("WEB_PUSH_ALLOW_HTTP_ENDPOINTS", False)  # only for the local simulator
-# Web Push endpoints and device counts (issue 17; notifications/providers/webpush_endpoints.py). A subscription's
+# Web Push endpoints and device counts (issue 17; providers/webpush_endpoints.py). A subscription's
 # endpoint is any URL a caller typed: Pushcart POSTs only to these push-service hosts ("*.domain" for any subdomain,
 # ":port" for a port other than https's), at public addresses, checked at registration and at each connection.
 WEB_PUSH_ALLOWED_ORIGINS = env_list(

@@ -20,7 +20,7 @@ PREFIX = "pc:throttle"
 
 class _CountedInRedis(throttling.SimpleRateThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
-        from devices.token_cache import client
+        from config.redis_client import client
 
         if self.rate is None:
             return True

@@ -5,7 +5,7 @@ each with its worker overhead and its queries, most of them finding their event 
 task (which takes what is waiting, up to a batch). Now a producer queues the task only when no task for the
 same work is queued and not yet started:
 
-    producer: store the work (committed) → wake(name, task, args)   queues the task unless the flag is set
+    producer: store the work (committed) → wake(name, task_name, args)   queues the task unless the flag is set
     task:     started(name)                                          clears the flag, then takes what waits
 
 Work committed before the task clears the flag is taken by it; work committed after sets the flag again and
@@ -30,9 +30,10 @@ PREFIX = "pc:wake"
 WAKE_TTL = 5  # seconds
 
 
-def wake(name: str, task: Any, *, args: Sequence[Any], queue: str, kwargs: dict[str, Any] | None = None) -> bool:
-    """Queue `task` unless one queued for `name` has not started yet; True if queued."""
-    from devices.token_cache import client
+def wake(name: str, task_name: str, *, args: Sequence[Any], queue: str, kwargs: dict[str, Any] | None = None) -> bool:
+    """Queue the task named `task_name` unless one queued for `name` has not started yet; True if queued."""
+    from config.celery import enqueue
+    from config.redis_client import client
 
     try:
         already_queued = client().set(f"{PREFIX}:{name}", 1, nx=True, ex=WAKE_TTL) is None
@@ -41,7 +42,7 @@ def wake(name: str, task: Any, *, args: Sequence[Any], queue: str, kwargs: dict[
         already_queued = False
     if already_queued:
         return False
-    task.apply_async(args=list(args), kwargs=kwargs, queue=queue)
+    enqueue(task_name, args=args, kwargs=kwargs, queue=queue)
     return True
 
 
@@ -54,7 +55,7 @@ def started(name: str, *, gather: bool = True) -> None:
     latency (python -m bench.api at 150 requests/s: worker CPU per request 3.98 ms without, 3.21 ms at
     0.02 s, 2.51 ms at 0.05 s; event → provider p99 stayed within 0.6 s).
     """
-    from devices.token_cache import client
+    from config.redis_client import client
 
     if gather:
         time.sleep(settings.WAKE_GATHER_SECONDS)

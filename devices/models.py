@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Now
 
+from config.limits import MAX_USER_ID_LENGTH
+
 MAX_TOKEN_LENGTH = 2048  # a Web Push endpoint URL is the longest kind of token
-MAX_USER_ID_LENGTH = 255
 
 
 class Platform(models.TextChoices):

@@ -31,6 +31,7 @@ import redis
 from django.conf import settings
 
 from config import bulk_sql
+from config.redis_client import client
 from devices.models import Device
 
 logger = logging.getLogger(__name__)
@@ -86,12 +87,6 @@ class DeviceTarget:
     def from_json(cls, user_id: str, token: str, raw: bytes | str) -> DeviceTarget:
         device_id, platform, provider, locale, tz, app_id, app_version, p256dh, auth = json.loads(raw)
         return cls(device_id, user_id, platform, provider, token, locale, tz, app_id, app_version, p256dh, auth)
-
-
-@lru_cache(maxsize=1)
-def client() -> redis.Redis:
-    """One connection pool per process (redis-py re-creates it after a fork)."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
 
 
 def _hash_key(user_id: str) -> str:

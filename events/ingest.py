@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from config import bulk_sql, wakeup
+from config.celery import enqueue
 from events.models import Event, EventStatus
 
 PROCESS_CHUNK = 500  # events per worker task
 WAKE = "events"  # config.wakeup's name for the task that takes waiting events
+PROCESS_EVENTS = "events.tasks.process_events"  # the task, named: ingest is imported by the tasks module
 
 
 @dataclass(frozen=True)
@@ -95,19 +98,15 @@ def enqueue_processing(event_ids: Sequence[int]) -> None:
     Full chunks get a task each; the rest wakes the events' task (config.wakeup), which takes every event
     still waiting, so a stream of single events shares tasks instead of queueing one each.
     """
-    from django.conf import settings
-
-    from events import tasks
-
     ids = list(event_ids)
 
     def send() -> None:
         for start in range(0, len(ids), PROCESS_CHUNK):
             chunk = ids[start : start + PROCESS_CHUNK]
             if len(chunk) == PROCESS_CHUNK:
-                tasks.process_events.apply_async(args=[chunk], queue=settings.QUEUE_EVENTS)
+                enqueue(PROCESS_EVENTS, args=[chunk], queue=settings.QUEUE_EVENTS)
             else:
-                wakeup.wake(WAKE, tasks.process_events, args=[chunk], queue=settings.QUEUE_EVENTS)
+                wakeup.wake(WAKE, PROCESS_EVENTS, args=[chunk], queue=settings.QUEUE_EVENTS)
 
     if ids:
         transaction.on_commit(send)

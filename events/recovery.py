@@ -8,9 +8,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.celery import waiting_messages
 from events.ingest import enqueue_processing
 from events.models import Event, EventStatus
-from notifications.dispatch import waiting_messages
 
 REQUEUE_LIMIT = 20_000
 

@@ -10,13 +10,13 @@ from events import ingest, triggers
 from events.recovery import requeue_unprocessed
 
 
-@shared_task(name="events.tasks.process_events", acks_late=True)
+@shared_task(name=ingest.PROCESS_EVENTS, acks_late=True)
 def process_events(event_ids: list[int]) -> dict[str, int]:
     """These events, and others waiting, up to a batch (config.wakeup: woken by the requests that stored them)."""
     wakeup.started(ingest.WAKE, gather=len(event_ids) < ingest.PROCESS_CHUNK)  # a full chunk has its batch
     counts = triggers.process_events(event_ids)
     if sum(counts.values()) >= settings.EVENT_PROCESS_BATCH:  # a full batch: more may be waiting
-        wakeup.wake(ingest.WAKE, process_events, args=[[]], queue=settings.QUEUE_EVENTS)
+        wakeup.wake(ingest.WAKE, ingest.PROCESS_EVENTS, args=[[]], queue=settings.QUEUE_EVENTS)
     return counts
 
 

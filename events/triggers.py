@@ -37,10 +37,10 @@ from config import bulk_sql
 from events.conditions import ABSENT, as_text, lookup, matches_all
 from events.models import Event, EventStatus, TriggerRule
 from events.selectors import active_rules
-from notifications.creation import Content, NewNotification, Stored, store_notifications
-from notifications.delivery import process_notifications
+from notifications import engine
+from notifications.engine import Content, NewNotification, Stored
 from notifications.models import Notification, NotificationStatus, Source
-from notifications.policy import is_transactional
+from protection.policy import is_transactional
 from templates.rendering import RenderError, render_content
 
 
@@ -102,18 +102,15 @@ def process_events(event_ids: Sequence[int]) -> dict[str, int]:
         scheduled = _decide_waiting_sends(cancels, schedules, notes, now)
         # Order updates are sent by this task itself after the commit: one queue hop less on the path that
         # must be fast (measured: each hop waits while the workers are busy with a campaign).
-        stored = store_notifications(
+        stored = engine.store(
             [item for _, item in immediate] + [k.item for k in scheduled], send_inline=is_transactional
         )
         described = [*(rule for rule, _ in immediate), *(k.rule for k in scheduled)]
         for rule, notification in zip(described, stored, strict=True):
-            notes[int(notification.source_ref)].append(_describe(rule, notification))
+            notes[int(notification.item.source_ref)].append(_describe(rule, notification))
         for event in events:
             event.outcome = "\n".join(notes[event.pk]) or "No active rule matches this event."
         _write_results(events, now)
-    inline = [n.pk for n in stored if n.status == NotificationStatus.PENDING and is_transactional(n.category)]
-    if inline:
-        process_notifications(inline)
     counts: dict[str, int] = defaultdict(int)
     for event in events:
         counts[event.status] += 1
@@ -291,8 +288,9 @@ def trigger_key(rule: TriggerRule, value: Any) -> str:
 
 
 def _describe(rule: TriggerRule, notification: Stored) -> str:
-    if notification.status == NotificationStatus.FAILED:
-        return f"{rule.name}: notification #{notification.pk} failed: {notification.status_reason}"
-    if notification.status == NotificationStatus.SCHEDULED:
-        return f"{rule.name}: notification #{notification.pk} waits until {notification.send_at:%Y-%m-%d %H:%M:%S} UTC."
+    if notification.state.status == NotificationStatus.FAILED:
+        return f"{rule.name}: notification #{notification.pk} failed: {notification.state.status_reason}"
+    if notification.state.status == NotificationStatus.SCHEDULED:
+        when = notification.item.send_at
+        return f"{rule.name}: notification #{notification.pk} waits until {when:%Y-%m-%d %H:%M:%S} UTC."
     return f"{rule.name}: notification #{notification.pk} sent to the workers."

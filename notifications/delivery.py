@@ -20,7 +20,6 @@ import concurrent.futures
 import json
 import logging
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,9 +33,8 @@ from django.utils import timezone
 from config import bulk_sql
 from devices.services import deactivate_tokens
 from devices.token_cache import DeviceTarget, tokens_for_users
-from notifications import metrics, policy, rate_limit
+from notifications import metrics, rate_limit
 from notifications.backoff import retry_delay
-from notifications.creation import NewNotification, Settled, localized_message, store_notifications
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -48,90 +46,29 @@ from notifications.models import (
     ProviderPause,
     Source,
 )
-from notifications.providers.base import Outcome, OutcomeKind, PushMessage, PushTarget, SendRequest
-from notifications.providers.runtime import runtime
+from notifications.records import (
+    CONTENT_COLUMNS,
+    ITEM_COLUMNS,
+    JSON_COLUMNS,
+    Claimed,
+    Content,
+    NewNotification,
+    Pending,
+    Settled,
+    item_from_row,
+    localized_message,
+)
+from notifications.store import store_notifications
+from protection import policy
+from providers.base import Outcome, OutcomeKind, PushMessage, PushTarget
+from providers.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
 CLAIMABLE = (DeliveryStatus.QUEUED, DeliveryStatus.RETRY_SCHEDULED)
 
 
-def queue_for(category: str) -> str:
-    if settings.NOTIFICATION_CATEGORIES.get(category) == "transactional":
-        return settings.QUEUE_TRANSACTIONAL
-    return settings.QUEUE_MARKETING
-
-
 # --- Notifications → deliveries -------------------------------------------------------
-
-
-NOTIFICATION_FIELDS = (
-    "pk",
-    "user_id",
-    "title",
-    "body",
-    "image",
-    "deep_link",
-    "data",
-    "translations",
-    "template_key",
-    "category",
-    "priority",
-    "ttl_seconds",
-    "collapse_key",
-    "dedup_key",
-    "dedup_seconds",
-    "frequency_caps",
-    "send_at",
-    "created_at",
-    "trigger_key",
-    "source",
-    "target_device_id",
-)
-
-
-@dataclass(slots=True)
-class Pending:
-    """A pending notification as the sending path reads it (rows load 7 times faster as tuples than as models)."""
-
-    pk: int
-    user_id: str
-    title: str
-    body: str
-    image: str
-    deep_link: str
-    data: dict
-    translations: dict
-    template_key: str
-    category: str
-    priority: str
-    ttl_seconds: int
-    collapse_key: str
-    dedup_key: str
-    dedup_seconds: int
-    frequency_caps: list
-    send_at: datetime | None
-    created_at: datetime
-    trigger_key: str
-    source: str
-    target_device_id: int | None
-
-    @property
-    def due_at(self) -> datetime:
-        return self.send_at or self.created_at
-
-
-def prepare_deliveries(notification_ids: Iterable[int]) -> list[int]:
-    """Create the deliveries of pending notifications as `queued`, unsent; returns their ids (for send_deliveries)."""
-    with transaction.atomic():
-        notifications = _lock_pending(notification_ids)
-        if not notifications:
-            return []
-        sending = _judge(notifications, claim=False)
-        sending.write_deliveries()
-        _write_verdicts(sending.states, timezone.now())
-    sending.finish(send_queued=False)
-    return [item.pk for item in sending.deliveries]
 
 
 def process_notifications(
@@ -147,7 +84,7 @@ def process_notifications(
         notifications = _lock_pending(notification_ids, waiting, limit)
         if not notifications:
             return {}
-        sending = _judge(notifications, claim=True)
+        sending = _judge(notifications)
         sending.send()
         sending.write_deliveries()
         _write_verdicts(sending.states, timezone.now())
@@ -166,14 +103,14 @@ def send_new(items: Sequence[NewNotification], ids: Sequence[int]) -> Sending:
     call `finish()` on the result once it has committed.
     """
     now = timezone.now()
-    sending = _judge([_pending(pk, item, now) for pk, item in zip(ids, items, strict=True) if not item.failure])
+    sending = _judge([Pending(pk, item, now) for pk, item in zip(ids, items, strict=True) if not item.failure])
     sending.send()
     verdicts = {n.pk: verdict for n, verdict in sending.states}
     settled = []
     written = []
     for pk, item in zip(ids, items, strict=True):
         if item.failure:  # its template could not be rendered for this shopper
-            settled.append(Settled(NotificationStatus.FAILED, reason=item.failure))
+            settled.append(Settled(NotificationStatus.FAILED, status_reason=item.failure))
         else:
             verdict = verdicts[pk]
             if verdict.action == policy.DEFER:
@@ -184,33 +121,6 @@ def send_new(items: Sequence[NewNotification], ids: Sequence[int]) -> Sending:
     store_notifications(written, ids=ids, settled=settled)
     sending.write_deliveries()
     return sending
-
-
-def _pending(pk: int, item: NewNotification, now: datetime) -> Pending:
-    content = item.content
-    return Pending(
-        pk=pk,
-        user_id=item.user_id,
-        title=content.title,
-        body=content.body,
-        image=content.image,
-        deep_link=content.deep_link,
-        data=content.data,
-        translations=content.translations,
-        template_key=content.template_key,
-        category=content.category,
-        priority=content.priority,
-        ttl_seconds=content.ttl_seconds,
-        collapse_key=content.collapse_key,
-        dedup_key=content.dedup_key,
-        dedup_seconds=content.dedup_seconds,
-        frequency_caps=content.frequency_caps,
-        send_at=item.send_at,
-        created_at=now,
-        trigger_key=item.trigger_key,
-        source=item.source,
-        target_device_id=item.target_device_id,
-    )
 
 
 @dataclass
@@ -250,22 +160,22 @@ class Sending:
         _insert_deliveries(self.deliveries, self.now)
         _write_attempts_and_failures(self.sent)
 
-    def finish(self, *, send_queued: bool = True) -> dict[str, int]:
+    def finish(self) -> dict[str, int]:
         """After the commit: metrics, rejected tokens deactivated, deliveries that had to wait sent the queued way."""
         metrics.notifications_without_device(len(self.without_device))
         for (category, policy_code), count in Counter((n.category, v.policy) for n, v in self.held_back).items():
             metrics.notifications_held_back(category, policy_code, count)
         _after_outcomes(self.sent)
         totals = _counts(self.sent)
-        if send_queued:  # a rate-limited provider's deliveries
-            queued = [item.pk for item in self.deliveries if item.status == DeliveryStatus.QUEUED]
-            for outcome, count in send_deliveries(queued).items():
-                totals[outcome] += count
+        # A rate-limited provider's deliveries.
+        queued = [item.pk for item in self.deliveries if item.status == DeliveryStatus.QUEUED]
+        for outcome, count in send_deliveries(queued).items():
+            totals[outcome] += count
         return dict(totals)
 
 
-def _judge(notifications: list[Pending], *, claim: bool = True) -> Sending:
-    """Judge notifications (notifications.policy) and plan one delivery per active device of those sent.
+def _judge(notifications: list[Pending]) -> Sending:
+    """Judge notifications (protection.policy) and plan one delivery per active device of those sent.
 
     Tokens come from the Redis cache for all users at once. A notification whose user has no active
     device is marked so: it is not an error.
@@ -275,15 +185,17 @@ def _judge(notifications: list[Pending], *, claim: bool = True) -> Sending:
     fill = any(policy.is_transactional(n.category) for n in notifications)
     cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
     targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
-    tests = [n for n in notifications if targets[n.pk] and n.source == Source.TEST]
-    verdicts = policy.judge([n for n in notifications if targets[n.pk] and n.source != Source.TEST], cached, now=now)
+    tests = [n for n in notifications if targets[n.pk] and n.item.source == Source.TEST]
+    verdicts = policy.judge(
+        [n for n in notifications if targets[n.pk] and n.item.source != Source.TEST], cached, now=now
+    )
     verdicts.update({n.pk: _SEND for n in tests})  # a marketer's test: not protected
     to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
     without = [n for n in notifications if not targets[n.pk]]
     held_back = [(n, v) for n in notifications if (v := verdicts.get(n.pk)) is not None and v.action != policy.SEND]
     return Sending(
         now=now,
-        deliveries=_plan_deliveries(to_send, targets, claim=claim, now=now),
+        deliveries=_plan_deliveries(to_send, targets, now=now),
         to_send=to_send,
         without_device=without,
         held_back=_yield_to_newer_waiting_sends(held_back),
@@ -292,8 +204,9 @@ def _judge(notifications: list[Pending], *, claim: bool = True) -> Sending:
 
 # Takes the batch's pending notifications, skipping any another worker holds; they stay locked until
 # the transaction that sends them has written their new states.
+_READ_COLUMNS = ["id", "created_at", *ITEM_COLUMNS]
 _LOCK_PENDING = f"""
-SELECT {", ".join("id" if name == "pk" else name for name in NOTIFICATION_FIELDS)}
+SELECT {", ".join(_READ_COLUMNS)}
 FROM {Notification._meta.db_table}
 WHERE id = ANY(%b::bigint[]) AND status = '{NotificationStatus.PENDING}'
 ORDER BY id FOR UPDATE SKIP LOCKED
@@ -301,7 +214,7 @@ ORDER BY id FOR UPDATE SKIP LOCKED
 # The same, and other pending notifications of the given categories, oldest first, up to a batch: the task a
 # stream of single sends wakes (config.wakeup) takes what the requests after its own stored meanwhile.
 _LOCK_WAITING = f"""
-SELECT {", ".join("id" if name == "pk" else name for name in NOTIFICATION_FIELDS)}
+SELECT {", ".join(_READ_COLUMNS)}
 FROM {Notification._meta.db_table}
 WHERE id IN (
     SELECT id FROM {Notification._meta.db_table}
@@ -310,7 +223,6 @@ WHERE id IN (
 )
 ORDER BY id
 """  # noqa: S608 - only constants are formatted in
-_JSON_FIELDS = [NOTIFICATION_FIELDS.index(name) for name in ("data", "translations", "frequency_caps")]
 
 
 def _lock_pending(notification_ids: Iterable[int], waiting: Sequence[str] = (), limit: int = 0) -> list[Pending]:
@@ -319,21 +231,24 @@ def _lock_pending(notification_ids: Iterable[int], waiting: Sequence[str] = (), 
         rows = bulk_sql.execute(_LOCK_WAITING, [ids, list(waiting), max(limit, len(ids))])
     else:
         rows = bulk_sql.execute(_LOCK_PENDING, [ids])
-    decoded: dict[str, object] = {}  # a campaign's rows share their JSON: each text is decoded once
+    # A campaign's rows share their content: one Content object for them all, its JSON decoded once (and its
+    # messages rendered once per language in _plan_deliveries).
+    contents: dict[tuple, Content] = {}
     notifications = []
-    for row in rows:
-        values = list(row)
-        for index in _JSON_FIELDS:
-            text = values[index]
-            if text not in decoded:
-                decoded[text] = json.loads(text)
-            values[index] = decoded[text]
-        notifications.append(Pending(*values))
+    for values in rows:
+        row = dict(zip(_READ_COLUMNS, values, strict=True))
+        said = tuple(row[name] for name in CONTENT_COLUMNS)
+        content = contents.get(said)
+        if content is None:
+            for name in JSON_COLUMNS:
+                row[name] = json.loads(row[name])
+            content = contents[said] = Content(**{name: row[name] for name in CONTENT_COLUMNS})
+        notifications.append(Pending(row["id"], item_from_row(row, content), row["created_at"]))
     return notifications
 
 
 def _plan_deliveries(
-    notifications: list[Pending], targets: dict[int, list[DeviceTarget]], *, claim: bool, now: datetime
+    notifications: list[Pending], targets: dict[int, list[DeviceTarget]], *, now: datetime
 ) -> list[Claimed]:
     """One delivery per device, its id taken: `sending` (first attempt) if claimed, unless its provider must wait."""
     paused = dict(ProviderPause.objects.filter(paused_until__gt=now).values_list("provider", "paused_until"))
@@ -341,14 +256,15 @@ def _plan_deliveries(
     messages: dict[tuple, PushMessage] = {}  # a campaign's devices share one message per language
     for notification in notifications:
         for device in targets[notification.pk]:
-            key = (*_content_of(notification), device.locale)
+            # A campaign's rows share one Content (see _lock_pending): one message per content and language.
+            key = (id(notification.content), device.locale)
             message = messages.get(key)
             if message is None:
-                message = messages[key] = localized_message(notification, device.locale)
+                message = messages[key] = localized_message(notification.content, device.locale)
             provider = device.provider
             if provider in paused:
                 status, attempts, wait = DeliveryStatus.RETRY_SCHEDULED, 0, paused[provider]
-            elif claim and not settings.PROVIDER_RATE_LIMITS.get(provider):
+            elif not settings.PROVIDER_RATE_LIMITS.get(provider):
                 status, attempts, wait = DeliveryStatus.SENDING, 1, None
             else:
                 status, attempts, wait = DeliveryStatus.QUEUED, 0, None
@@ -411,26 +327,10 @@ _SEND = policy.Verdict(action=policy.SEND)
 _NO_DEVICE = policy.Verdict(action="no_device")
 
 
-def _content_of(n: Pending) -> tuple:
-    # data and translations are the same objects for rows with the same JSON (see _lock_pending).
-    return (
-        n.title,
-        n.body,
-        n.image,
-        n.deep_link,
-        id(n.data),
-        id(n.translations),
-        n.category,
-        n.priority,
-        n.ttl_seconds,
-        n.collapse_key,
-    )
-
-
 def _targets_of(notification: Pending, devices: list[DeviceTarget]) -> list[DeviceTarget]:
-    if notification.target_device_id is None:
+    if notification.item.target_device_id is None:
         return devices
-    return [d for d in devices if d.device_id == notification.target_device_id]
+    return [d for d in devices if d.device_id == notification.item.target_device_id]
 
 
 # One statement for every notification of a batch (deferred ones get a new send_at and what is left
@@ -459,7 +359,7 @@ def _yield_to_newer_waiting_sends(
 
     Only one send may wait per user and trigger key; the newer one has the fresher content.
     """
-    keyed = [n for n, v in held_back if v.action == policy.DEFER and n.trigger_key]
+    keyed = [n for n, v in held_back if v.action == policy.DEFER and n.item.trigger_key]
     if not keyed:
         return held_back
     taken = {
@@ -467,12 +367,14 @@ def _yield_to_newer_waiting_sends(
         for pk, user_id, key in Notification.objects.filter(
             status=NotificationStatus.SCHEDULED,
             user_id__in={n.user_id for n in keyed},
-            trigger_key__in={n.trigger_key for n in keyed},
+            trigger_key__in={n.item.trigger_key for n in keyed},
         ).values_list("pk", "user_id", "trigger_key")
     }
     result = []
     for notification, verdict in held_back:
-        newer = taken.get((notification.user_id, notification.trigger_key)) if verdict.action == policy.DEFER else None
+        newer = (
+            taken.get((notification.user_id, notification.item.trigger_key)) if verdict.action == policy.DEFER else None
+        )
         if newer is not None:
             verdict = policy.Verdict(policy.CANCEL, reason=f"Replaced by the newer waiting send #{newer}.")
         result.append((notification, verdict))
@@ -497,40 +399,6 @@ def _write_verdicts(states: list[tuple[Pending, policy.Verdict]], now: datetime)
 
 
 # --- Deliveries → providers ----------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Claimed:
-    """A delivery being sent: what the provider gets, and the state its outcome is written into."""
-
-    pk: int
-    notification_id: int
-    device_id: int
-    provider: str
-    token: str
-    attempts: int
-    category: str
-    due_at: datetime
-    ttl_seconds: int
-    target: PushTarget
-    message: PushMessage
-    status: str = DeliveryStatus.SENDING
-    next_attempt_at: datetime | None = None
-    provider_message_id: str = ""
-    last_error_code: str = ""
-    last_error_text: str = ""
-    delivered_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def request(self) -> SendRequest:
-        # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
-        return SendRequest(
-            self.target,
-            self.message,
-            delivery_id=str(uuid.UUID(int=self.pk)),
-            notification_id=str(self.notification_id),
-        )
 
 
 def send_deliveries(delivery_ids: Sequence[int]) -> dict[str, int]:
@@ -710,7 +578,6 @@ def _counts(sent: list[SentBatch]) -> defaultdict[str, int]:
     return counts
 
 
-_NOTIFICATION_COLUMNS = [name for name in NOTIFICATION_FIELDS if name not in ("pk", "target_device_id")]
 _CLAIM_FIELDS = (
     "pk",
     "attempts",
@@ -721,7 +588,9 @@ _CLAIM_FIELDS = (
     "device__web_push_p256dh",
     "device__web_push_auth",
     "device__locale",
-    *(f"notification__{name}" for name in _NOTIFICATION_COLUMNS),
+    "notification__send_at",
+    "notification__created_at",
+    *(f"notification__{name}" for name in CONTENT_COLUMNS),
 )
 
 
@@ -740,23 +609,20 @@ def _claim(ids: list[int]) -> list[Claimed]:
         )
     claimed = []
     for row in Delivery.objects.filter(pk__in=due).values(*_CLAIM_FIELDS):
-        # A retry goes only to the device it was for, so target_device_id doesn't matter here.
-        notification = Pending(
-            row["notification_id"], *(row[f"notification__{name}"] for name in _NOTIFICATION_COLUMNS), None
-        )
+        content = Content(**{name: row[f"notification__{name}"] for name in CONTENT_COLUMNS})
         claimed.append(
             Claimed(
                 pk=row["pk"],
-                notification_id=notification.pk,
+                notification_id=row["notification_id"],
                 device_id=row["device_id"],
                 provider=row["provider"],
                 token=row["token"],
                 attempts=row["attempts"],
-                category=notification.category,
-                due_at=notification.due_at,
-                ttl_seconds=notification.ttl_seconds,
+                category=content.category,
+                due_at=row["notification__send_at"] or row["notification__created_at"],
+                ttl_seconds=content.ttl_seconds,
                 target=PushTarget(row["token"], row["device__web_push_p256dh"], row["device__web_push_auth"]),
-                message=localized_message(notification, row["device__locale"]),
+                message=localized_message(content, row["device__locale"]),
             )
         )
     return claimed

@@ -10,33 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from amqp.exceptions import ChannelError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.delivery import queue_for
+from config.celery import waiting_messages
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+from notifications.queues import enqueue_deliveries, enqueue_processing, queue_for
 
 DISPATCH_LIMIT = 20_000
-SEND_CHUNK = 500
-
-
-def enqueue_deliveries(rows: list[tuple[int, str]]) -> int:
-    """rows: (delivery id, category). Sends each queue's share in chunks, after commit."""
-    from notifications import tasks
-
-    by_queue: dict[str, list[int]] = defaultdict(list)
-    for pk, category in rows:
-        by_queue[queue_for(category)].append(pk)
-
-    def send() -> None:
-        for queue, ids in by_queue.items():
-            for start in range(0, len(ids), SEND_CHUNK):
-                tasks.send_deliveries.apply_async(args=[ids[start : start + SEND_CHUNK]], queue=queue)
-
-    transaction.on_commit(send)
-    return len(rows)
 
 
 def dispatch_due_retries() -> int:
@@ -55,8 +37,6 @@ def dispatch_due_retries() -> int:
 
 def dispatch_scheduled_notifications() -> int:
     """Queue notifications whose send_at has come."""
-    from notifications.creation import enqueue_processing
-
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -75,17 +55,6 @@ def dispatch_scheduled_notifications() -> int:
     return len(rows)
 
 
-def waiting_messages(queue: str) -> int:
-    """Messages waiting in a broker queue (Redis or RabbitMQ)."""
-    from config.celery import app
-
-    with app.connection_for_read() as connection:
-        try:
-            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
-        except ChannelError:  # never declared: nothing was ever sent to it
-            return 0
-
-
 def idle_categories() -> list[str]:
     """Categories whose queue is empty: their stale work can't be waiting for a worker."""
     idle_queues = {q for q in (settings.QUEUE_TRANSACTIONAL, settings.QUEUE_MARKETING) if waiting_messages(q) == 0}
@@ -100,8 +69,6 @@ def sweep_stuck() -> dict[str, int]:
     be waiting its turn, and requeueing it would only pile duplicates onto a
     busy queue.
     """
-    from notifications.creation import enqueue_processing
-
     categories = idle_categories()
     if not categories:
         return {"deliveries": 0, "notifications": 0}

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Histogram
 
 if TYPE_CHECKING:
-    from notifications.delivery import Claimed
-    from notifications.providers.base import Outcome
+    from notifications.records import Claimed
+    from providers.base import Outcome
 
 DELIVERIES = Counter(
     "pushcart_deliveries_total",
@@ -40,7 +40,7 @@ TIME_TO_PROVIDER = Histogram(
 
 def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now: datetime) -> None:
     from notifications.models import DeliveryStatus
-    from notifications.providers.base import OutcomeKind
+    from providers.base import OutcomeKind
 
     counts: CounterType[tuple[str, str]] = CounterType()
     histograms = {}  # labels() looked up once per category, not per delivery
@@ -68,3 +68,16 @@ def notifications_without_device(count: int) -> None:
 def notifications_held_back(category: str, policy: str, count: int = 1) -> None:
     if count:
         HELD_BACK.labels(category, policy).inc(count)
+
+
+class OpenFailuresCollector:
+    """Failed-delivery records awaiting a decision, counted when scraped (config.observability)."""
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from prometheus_client.core import GaugeMetricFamily
+
+        from notifications.models import FailedDelivery, FailedDeliveryStatus
+
+        gauge = GaugeMetricFamily("pushcart_failed_deliveries_open", "Failed-delivery records awaiting a decision")
+        gauge.add_metric([], float(FailedDelivery.objects.filter(status=FailedDeliveryStatus.OPEN).count()))
+        yield gauge

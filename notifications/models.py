@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from devices.models import Device, Provider
+from protection.outcomes import PolicyOutcome
 
 
 class Source(models.TextChoices):
@@ -26,16 +27,6 @@ class NotificationStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed before sending (see reason)"  # e.g. its template lacked data
     SUPPRESSED = "suppressed", "Not sent: shopper protection (see reason)"
-
-
-class PolicyOutcome(models.TextChoices):
-    """Why shopper protection held a notification back."""
-
-    OPTED_OUT = "opted_out", "Opted out of the category"
-    CAPPED = "capped", "Frequency cap reached"
-    QUIET_HOURS = "quiet_hours", "Deferred: quiet hours"
-    QUIET_HOURS_EXPIRED = "quiet_hours_expired", "Quiet hours outlast its TTL"
-    DUPLICATE = "duplicate", "Duplicate within the window"
 
 
 class Notification(models.Model):

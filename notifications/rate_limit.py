@@ -11,7 +11,7 @@ import time
 
 from django.conf import settings
 
-from devices.token_cache import client
+from config.redis_client import client
 
 # KEYS[1]: bucket. ARGV: rate (per s), burst, requested, now (s). Returns the wait in ms.
 _RESERVE = """

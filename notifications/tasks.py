@@ -6,10 +6,10 @@ from celery import shared_task
 from django.conf import settings
 
 from config import wakeup
-from notifications import creation, delivery, dispatch
+from notifications import delivery, dispatch, queues, store
 
 
-@shared_task(name="notifications.tasks.process_notifications", acks_late=True)
+@shared_task(name=queues.PROCESS_NOTIFICATIONS, acks_late=True)
 def process_notifications(notification_ids: list[int], woken: str = "") -> dict[str, int]:
     """Create the deliveries of these notifications and send them.
 
@@ -18,24 +18,15 @@ def process_notifications(notification_ids: list[int], woken: str = "") -> dict[
     """
     if not woken:
         return delivery.process_notifications(notification_ids)
-    wakeup.started(_wake_name(woken))
-    categories = [c for c in settings.NOTIFICATION_CATEGORIES if delivery.queue_for(c) == woken]
-    outcomes = delivery.process_notifications(notification_ids, waiting=categories, limit=creation.PROCESS_CHUNK)
-    if outcomes.get("taken", 0) >= creation.PROCESS_CHUNK:
-        wake_processing(woken, [])
+    wakeup.started(queues.wake_name(woken))
+    categories = [c for c in settings.NOTIFICATION_CATEGORIES if queues.queue_for(c) == woken]
+    outcomes = delivery.process_notifications(notification_ids, waiting=categories, limit=queues.PROCESS_CHUNK)
+    if outcomes.get("taken", 0) >= queues.PROCESS_CHUNK:
+        queues.wake_processing(woken, [])
     return outcomes
 
 
-def wake_processing(queue: str, notification_ids: list[int]) -> None:
-    """Queue the task that takes `queue`'s waiting notifications, unless one is queued and not yet started."""
-    wakeup.wake(_wake_name(queue), process_notifications, args=[notification_ids], kwargs={"woken": queue}, queue=queue)
-
-
-def _wake_name(queue: str) -> str:
-    return f"notifications:{queue}"
-
-
-@shared_task(name="notifications.tasks.send_deliveries", acks_late=True)
+@shared_task(name=queues.SEND_DELIVERIES, acks_late=True)
 def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
     return delivery.send_deliveries(delivery_ids)
 
@@ -52,7 +43,7 @@ def dispatch_due() -> dict[str, int]:
 @shared_task(name="notifications.tasks.forget_old_idempotency_keys", acks_late=True)
 def forget_old_idempotency_keys() -> int:
     """Beat, daily: idempotency keys older than IDEMPOTENCY_KEY_RETENTION_DAYS."""
-    return creation.forget_old_idempotency_keys()
+    return store.forget_old_idempotency_keys()
 
 
 @shared_task(name="notifications.tasks.sweep_stuck", acks_late=True)

@@ -80,7 +80,7 @@ class CapUsage:
 
 def cap_usage(user_id: str) -> list[CapUsage]:
     """Each active cap and how much of it the shopper has used up to now."""
-    from notifications import frequency
+    from protection import frequency
 
     caps = list(FrequencyCap.objects.filter(is_active=True).order_by("window"))
     windows = [int(cap.window.total_seconds()) for cap in caps]

@@ -8,17 +8,9 @@ from datetime import time
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import (
-    Delivery,
-    DeliveryStatus,
-    Notification,
-    NotificationStatus,
-    PolicyOutcome,
-)
 from preferences.models import Preference
 from preferences.selectors import default_preference
-
-OPTED_OUT = "The shopper switched this category off before it was sent."
+from preferences.signals import categories_switched_off
 
 
 @dataclass(frozen=True)
@@ -77,26 +69,5 @@ def update_preferences(
 def _withdraw(user_id: str, categories: set[str]) -> Withdrawn:
     if not categories:
         return Withdrawn(0, 0)
-    now = timezone.now()
-    deliveries = Delivery.objects.filter(
-        notification__user_id=user_id,
-        notification__category__in=categories,
-        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRY_SCHEDULED],
-    ).update(
-        status=DeliveryStatus.CANCELLED,
-        last_error_code="opted_out",
-        last_error_text=OPTED_OUT,
-        next_attempt_at=None,
-        updated_at=now,
-    )
-    notifications = Notification.objects.filter(
-        user_id=user_id,
-        category__in=categories,
-        status__in=[NotificationStatus.PENDING, NotificationStatus.SCHEDULED],
-    ).update(
-        status=NotificationStatus.SUPPRESSED,
-        policy=PolicyOutcome.OPTED_OUT,
-        status_reason=OPTED_OUT,
-        updated_at=now,
-    )
-    return Withdrawn(notifications, deliveries)
+    answers = [answer for _, answer in categories_switched_off.send(Preference, user_id=user_id, categories=categories)]
+    return Withdrawn(sum(n for n, _ in answers), sum(d for _, d in answers))

@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
+from providers.base import MAX_TTL_SECONDS
+
 TEMPLATE_HELP = "Django template syntax over the event's data, e.g. {{ product_name }}; the user as {{ user.id }}."
 
 
@@ -39,7 +41,7 @@ class MessageTemplate(models.Model):
     )
     ttl_seconds = models.PositiveIntegerField(
         default=24 * 3600,
-        validators=[MaxValueValidator(28 * 24 * 3600)],
+        validators=[MaxValueValidator(MAX_TTL_SECONDS)],
         help_text="Not sent once this old (seconds).",
     )
     collapse_key = models.CharField(

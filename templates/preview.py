@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from notifications.localization import pick_translation
-from notifications.providers.payloads import payload_sizes
+from providers.payloads import payload_sizes
 from templates.models import MessageTemplate, TemplateTranslation
 from templates.rendering import RenderError, render_content
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.template import Context, Engine, TemplateSyntaxError
 
-from notifications.creation import Content
-from notifications.providers.payloads import PayloadTooLargeError, check_size
+from notifications.records import Content
+from providers.payloads import PayloadTooLargeError, check_size
 from templates.safe_library import RenderLimitError, limit_nodes, render_budget
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.jwt_tokens import mint_app_token
 from accounts.services import create_api_key
-from notifications.providers.runtime import runtime
+from providers.runtime import runtime
 from pushsim import credentials
 from pushsim.control import Simulator, running
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from config import redis_client
 from devices import services, token_cache
 from devices.models import DeactivationReason, Device
 from devices.tasks import deactivate_stale_devices
@@ -108,7 +109,7 @@ def test_a_fill_that_raced_with_a_change_does_not_win(clean_redis):
     stale_generation = ""  # what the reader saw before loading
     stale = token_cache._load_from_database(["alice"])
     services.register_device(user_id="alice", platform="android", token="new")
-    pipe = token_cache.client().pipeline(transaction=False)
+    pipe = redis_client.client().pipeline(transaction=False)
     token_cache._write(pipe, "alice", stale_generation, stale["alice"], mode="fill")
     assert pipe.execute() == [0]
     assert tokens_of("alice") == {"old", "new"}

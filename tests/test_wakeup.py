@@ -7,9 +7,9 @@ import pytest
 from django.conf import settings
 
 from bench.processes import celery_worker, worker_environment
+from config.celery import waiting_messages
 from devices.services import register_device
 from events.models import Event, EventStatus
-from notifications.dispatch import waiting_messages
 from notifications.models import Delivery, DeliveryStatus, Notification
 from tests.waiting import wait_for
 
@@ -52,11 +52,11 @@ def test_single_events_and_sends_share_one_task_each_and_all_are_pushed(simulato
 
 def test_work_stored_after_a_task_started_queues_another():
     from config import wakeup
-    from events import ingest, tasks
+    from events import ingest
 
     queued_before = waiting_messages(settings.QUEUE_EVENTS)
-    assert wakeup.wake(ingest.WAKE, tasks.process_events, args=[[]], queue=settings.QUEUE_EVENTS)
-    assert not wakeup.wake(ingest.WAKE, tasks.process_events, args=[[]], queue=settings.QUEUE_EVENTS)
+    assert wakeup.wake(ingest.WAKE, ingest.PROCESS_EVENTS, args=[[]], queue=settings.QUEUE_EVENTS)
+    assert not wakeup.wake(ingest.WAKE, ingest.PROCESS_EVENTS, args=[[]], queue=settings.QUEUE_EVENTS)
     wakeup.started(ingest.WAKE)  # the queued task began: it may already have looked for waiting events
-    assert wakeup.wake(ingest.WAKE, tasks.process_events, args=[[]], queue=settings.QUEUE_EVENTS)
+    assert wakeup.wake(ingest.WAKE, ingest.PROCESS_EVENTS, args=[[]], queue=settings.QUEUE_EVENTS)
     assert waiting_messages(settings.QUEUE_EVENTS) - queued_before == 2

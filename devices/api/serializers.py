@@ -8,7 +8,7 @@ from rest_framework import serializers
 from config.api import StrictCharField, StrictFieldsMixin
 from devices import validation
 from devices.models import ALLOWED_PROVIDERS, MAX_TOKEN_LENGTH, Device, Platform, Provider
-from notifications.providers.webpush_endpoints import EndpointPolicy
+from providers.webpush_endpoints import EndpointPolicy
 
 
 def _django_validator(func):  # type: ignore[no-untyped-def]

@@ -8,9 +8,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from config.api import StrictCharField, StrictFieldsMixin, validate_storable_json
-from notifications.creation import Content
-from notifications.providers.base import Priority
-from notifications.providers.payloads import PayloadTooLargeError, check_size
+from notifications.records import Content
+from providers.base import MAX_TTL_SECONDS, Priority
+from providers.payloads import PayloadTooLargeError, check_size
 
 MAX_AUDIENCE = 1000
 
@@ -50,7 +50,7 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     )
     category = serializers.ChoiceField(choices=sorted(settings.NOTIFICATION_CATEGORIES))
     priority = serializers.ChoiceField(choices=[p.value for p in Priority], default="high")
-    ttl_seconds = serializers.IntegerField(min_value=0, max_value=28 * 24 * 3600, default=24 * 3600)
+    ttl_seconds = serializers.IntegerField(min_value=0, max_value=MAX_TTL_SECONDS, default=24 * 3600)
     collapse_key = serializers.CharField(max_length=64, required=False, allow_blank=True)
     send_at = serializers.DateTimeField(required=False, help_text="Send later (ISO 8601 with a time zone).")
     idempotency_key = StrictCharField(

@@ -15,9 +15,9 @@ from notifications.api.serializers import (
     NotificationCreateSerializer,
     OpenedSerializer,
 )
-from notifications.creation import create_notifications
+from notifications.engine import submit
 from notifications.models import Source
-from notifications.providers.payloads import NOTIFICATION_ID_KEY
+from providers.payloads import NOTIFICATION_ID_KEY
 
 
 class NotificationCreateView(PushcartAPIView):
@@ -57,7 +57,7 @@ class NotificationCreateView(PushcartAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = data.get("idempotency_key")
-        created = create_notifications(
+        created = submit(
             user_ids=data["recipients"],
             content=data["content"],
             source=Source.API,

@@ -3,7 +3,6 @@ PostgreSQL, Redis and simulator. (tests/engine/test_worker.py runs real worker p
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from devices.services import register_device
 from notifications import delivery, dispatch
-from notifications.models import Delivery, DeliveryStatus
+from notifications.models import OPEN_DELIVERY_STATUSES, Delivery, DeliveryStatus
 from tests.providers.conftest import browser_subscription
 
 
@@ -48,15 +47,21 @@ def shopper(sim) -> Callable[..., list[str]]:  # type: ignore[no-untyped-def]
     return make
 
 
-def run_until_settled(timeout: float = 15.0) -> None:
-    """Drive the periodic dispatcher in-process until no delivery is open (retries are due quickly in tests)."""
-    deadline = time.monotonic() + timeout
-    while Delivery.objects.filter(
-        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRY_SCHEDULED]
-    ).exists():
-        assert time.monotonic() < deadline, list(Delivery.objects.values_list("token", "status", "next_attempt_at"))
-        dispatch.dispatch_due_retries()
-        time.sleep(0.05)
+def run_until_settled(rounds: int = 20) -> list[float]:
+    """Drive the periodic dispatcher in-process until no delivery is open; returns each retry's wait (seconds).
+
+    Instead of sleeping until a retry is due, the clock moves on for it: its next_attempt_at is set to now once
+    the wait it was given is noted, so tests can check the waits (Retry-After, backoff) without taking them.
+    """
+    waits: list[float] = []
+    for _ in range(rounds):
+        dispatch.dispatch_due_retries()  # tasks run eagerly: what is due is settled when this returns
+        if not Delivery.objects.filter(status__in=OPEN_DELIVERY_STATUSES).exists():
+            return waits
+        later = Delivery.objects.filter(status=DeliveryStatus.RETRY_SCHEDULED, next_attempt_at__gt=timezone.now())
+        waits += [(due - noted).total_seconds() for due, noted in later.values_list("next_attempt_at", "updated_at")]
+        later.update(next_attempt_at=timezone.now())
+    raise AssertionError(list(Delivery.objects.values_list("token", "status", "next_attempt_at")))
 
 
 __all__ = ["delivery", "run_until_settled", "timezone"]

@@ -8,15 +8,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from config.celery import waiting_messages
 from notifications import dispatch, rate_limit
-from notifications.creation import Content, create_notifications
+from notifications.engine import Content, submit
 from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def stale_pending_notification() -> int:
-    [pk] = create_notifications(
+    [pk] = submit(
         user_ids=["lost"], content=Content(title="t", body="b", category="promotions"), source="api"
     ).notification_ids
     Notification.objects.filter(pk=pk).update(updated_at=timezone.now() - timedelta(hours=1))
@@ -25,7 +26,7 @@ def stale_pending_notification() -> int:
 
 def test_the_sweep_leaves_work_that_is_waiting_in_a_busy_queue(settings):
     stale_pending_notification()  # its task is in the marketing queue: waiting, not lost
-    assert dispatch.waiting_messages("marketing") == 1
+    assert waiting_messages("marketing") == 1
     assert dispatch.sweep_stuck() == {"deliveries": 0, "notifications": 0}
 
 
@@ -33,7 +34,7 @@ def test_the_sweep_requeues_work_whose_message_was_lost(clean_redis):
     pk = stale_pending_notification()
     clean_redis.flushdb()  # the broker lost the message (a Redis restart without persistence)
     assert dispatch.sweep_stuck() == {"deliveries": 0, "notifications": 1}
-    assert dispatch.waiting_messages("marketing") == 1
+    assert waiting_messages("marketing") == 1
     assert Notification.objects.get(pk=pk).updated_at > timezone.now() - timedelta(minutes=1)
 
 
@@ -54,7 +55,7 @@ def test_a_campaign_batch_whose_message_was_lost_is_queued_again_once_the_queue_
     assert batches.requeue_lost() == 0  # waiting its turn, not lost
     clean_redis.flushdb()  # the broker lost the message (a Redis restart without persistence)
     assert batches.requeue_lost() == 1
-    assert dispatch.waiting_messages("marketing") == 1
+    assert waiting_messages("marketing") == 1
     assert batches.waiting_shoppers([run.pk]) == 1
 
 

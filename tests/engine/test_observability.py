@@ -17,14 +17,14 @@ def test_healthz_and_readyz(client):
 
 
 def test_readyz_names_what_is_down(client, settings):
-    from devices import token_cache
+    from config import redis_client
 
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    token_cache.client.cache_clear()
+    redis_client.client.cache_clear()
     try:
         answer = client.get("/readyz")
     finally:
-        token_cache.client.cache_clear()  # rebuilt from the restored settings on next use
+        redis_client.client.cache_clear()  # rebuilt from the restored settings on next use
     assert answer.status_code == 503
     assert answer.json()["checks"]["postgresql"] == "ok"
     assert answer.json()["checks"]["redis"].startswith("unavailable")

@@ -19,8 +19,8 @@ from campaigns.models import Campaign
 from campaigns.results import results
 from devices.services import register_device
 from notifications.models import Notification
-from notifications.providers.base import PushMessage
-from notifications.providers.payloads import (
+from providers.base import PushMessage
+from providers.payloads import (
     APNS_MAX_BYTES,
     NOTIFICATION_ID_KEY,
     FcmBodyTemplate,

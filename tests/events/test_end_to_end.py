@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
 from bench.processes import celery_worker, worker_environment
 from devices.services import register_device
-from events.models import Event, TriggerRule
-from notifications.models import Notification, NotificationStatus
+from events.models import Event, EventStatus, TriggerRule
+from notifications.models import OPEN_DELIVERY_STATUSES, Delivery, Notification, NotificationStatus
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -24,6 +23,19 @@ def titles(sim, token: str) -> list[str]:  # type: ignore[no-untyped-def]
         payload = message["payload"]
         found.append(payload["aps"]["alert"]["title"] if "aps" in payload else payload["notification"]["title"])
     return found
+
+
+def processed(key: str) -> bool:
+    return Event.objects.filter(idempotency_key=key).exclude(status=EventStatus.RECEIVED).exists()
+
+
+def nothing_left_to_send() -> bool:
+    """Every event processed, no push waiting for its time, none on its way to the simulator."""
+    return not (
+        Event.objects.filter(status=EventStatus.RECEIVED).exists()
+        or Notification.objects.filter(status__in=[NotificationStatus.SCHEDULED, NotificationStatus.PENDING]).exists()
+        or Delivery.objects.filter(status__in=OPEN_DELIVERY_STATUSES).exists()
+    )
 
 
 def event(kind: str, user: str, key: str, **data: object) -> dict:
@@ -61,11 +73,11 @@ def test_each_shipped_trigger_sends_the_right_push_in_the_right_language(simulat
         post_events(event("cart_updated", "emma", "c-emma", cart_id="A", item_count=2, first_item="Apples"))
         post_events(event("cart_updated", "louis", "c-louis", cart_id="B", item_count=1, first_item="Pain"))
         post_events(event("checkout_completed", "louis", "x-louis", cart_id="B"))
-        for n in range(3):
+        for n in range(3):  # each processed before the next arrives: its reminder replaces the one before
             post_events(
                 event("cart_updated", "greta", f"c-greta-{n}", cart_id="C", item_count=n + 1, first_item="Brot")
             )
-            time.sleep(0.5)
+            wait_for(lambda n=n: processed(f"c-greta-{n}"), 10, f"greta's cart update {n}")
 
         wait_for(lambda: len(titles(sim, "ok-e2e-greta")) >= 2, 20, "greta's order and price pushes")
         assert sorted(titles(sim, "ok-e2e-greta")) == sorted(
@@ -91,7 +103,8 @@ def test_each_shipped_trigger_sends_the_right_push_in_the_right_language(simulat
         # Duplicates are answered, not processed: the same batch again sends nothing more.
         again = post_events(batch).json()
         assert (again["accepted"], again["duplicates"]) == (0, len(batch))
-        time.sleep(DELAY + 1.5)  # long enough for any wrongly kept reminder (louis's) or repeat to go out
+        # Until nothing waits and nothing is on its way: a wrongly kept reminder (louis's) or repeat would go out.
+        wait_for(nothing_left_to_send, DELAY + 10, "every waiting push to be sent or cancelled")
         assert titles(sim, "ok-ios-e2e-louis") == ["La commande 1043 a du retard"]  # checkout cancelled his
         assert len(titles(sim, "ok-e2e-greta")) == 3  # one reminder for three updates
         assert len(titles(sim, "ok-e2e-emma")) == 2

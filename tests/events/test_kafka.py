@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from bench.kafka_broker import create_topic, running_broker
 from bench.processes import ROOT, database_environment
 from events.ingest import IncomingEvent, ingest_events
 from events.models import Event, EventStatus
-from tests.kafka_broker import create_topic, running_broker
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

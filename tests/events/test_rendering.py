@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.creation import Content
+from notifications.records import Content
 from templates.models import MessageTemplate, TemplateTranslation
 from templates.rendering import RenderError, render_content, render_text
 

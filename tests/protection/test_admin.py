@@ -8,7 +8,7 @@ import pytest
 
 from accounts import roles
 from devices.services import register_device
-from notifications.creation import Content, create_notifications
+from notifications.engine import Content, submit
 from preferences.models import FrequencyCap
 from preferences.services import update_preferences
 from tests.staff import staff
@@ -20,10 +20,8 @@ def test_the_shopper_page_shows_devices_preferences_caps_and_what_happened(clien
     register_device(user_id="ana", platform="android", token="ok-ana-page", locale="de-DE", timezone="Europe/Berlin")
     update_preferences("ana", categories={"price_drops": False})
     for title, category in [("Deal 1", "promotions"), ("Deal 2", "promotions"), ("Deal 3", "promotions")]:
-        create_notifications(user_ids=["ana"], content=Content(title=title, body="b", category=category), source="api")
-    create_notifications(
-        user_ids=["ana"], content=Content(title="Cheaper yoghurt", body="b", category="price_drops"), source="api"
-    )
+        submit(user_ids=["ana"], content=Content(title=title, body="b", category=category), source="api")
+    submit(user_ids=["ana"], content=Content(title="Cheaper yoghurt", body="b", category="price_drops"), source="api")
     client.force_login(staff(roles.SUPPORT))
     page = client.get("/admin/preferences/preference/shopper/", {"user_id": "ana"})
     assert page.status_code == 200

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
 from bench.processes import celery_worker, worker_environment
 from devices.services import register_device
-from notifications import frequency
-from notifications.creation import Content, create_notifications
-from notifications.models import Notification, NotificationStatus, PolicyOutcome
+from notifications.engine import Content, submit
+from notifications.models import OPEN_DELIVERY_STATUSES, Delivery, Notification, NotificationStatus
 from preferences.models import FrequencyCap
+from protection import frequency
+from protection.outcomes import PolicyOutcome
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -26,7 +27,7 @@ def test_fifty_concurrent_marketing_sends_to_one_shopper_yield_exactly_the_cap(s
     FrequencyCap.objects.filter(window=timedelta(days=1)).update(max_pushes=CAP)
     # All 50 are queued (one task each) before any worker runs, so the workers race for them.
     for n in range(SENDS):
-        create_notifications(
+        submit(
             user_ids=["popular"],
             content=Content(title=f"Deal {n}", body="-10%", category="promotions"),
             source="api",
@@ -36,11 +37,11 @@ def test_fifty_concurrent_marketing_sends_to_one_shopper_yield_exactly_the_cap(s
         celery_worker(env, "marketing", "caps-a", concurrency=3),
         celery_worker(env, "marketing", "caps-b", concurrency=3),
     ):
-        deadline = time.monotonic() + 60
-        while Notification.objects.filter(status=NotificationStatus.PENDING).exists():
-            assert time.monotonic() < deadline, "the workers did not finish"
-            time.sleep(0.1)
-        time.sleep(0.5)  # the last batch's sends to the simulator
+        wait_for(
+            lambda: not Notification.objects.filter(status=NotificationStatus.PENDING).exists(), 60, "every send judged"
+        )
+        # Then the last batch's pushes: no delivery is left on its way to the simulator.
+        wait_for(lambda: not Delivery.objects.filter(status__in=OPEN_DELIVERY_STATUSES).exists(), 30, "the last pushes")
     outcomes = list(Notification.objects.values_list("status", "policy"))
     assert outcomes.count((NotificationStatus.SENDING, "")) == CAP
     assert outcomes.count((NotificationStatus.SUPPRESSED, PolicyOutcome.CAPPED)) == SENDS - CAP

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifications import frequency
-from notifications.frequency import Candidate
+from protection import frequency
+from protection.frequency import Candidate
 
 DAY = 86400
 

@@ -3,21 +3,23 @@ Redis and simulator). Each push held back says why."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from devices.services import register_device
-from notifications import dispatch, policy
-from notifications.creation import Content, create_notifications
+from notifications import dispatch
 from notifications.delivery import send_deliveries
-from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus, PolicyOutcome
+from notifications.engine import Content, submit
+from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
 from preferences.models import FrequencyCap
 from preferences.services import QuietHoursChange, update_preferences
+from protection import policy
+from protection.outcomes import PolicyOutcome
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +28,7 @@ ORDER = Content(title="Order 7 is delayed", body="Now 15:00-16:00", category="or
 
 
 def send(user: str, content: Content = PROMOTION) -> Notification:
-    [pk] = create_notifications(user_ids=[user], content=content, source="api").notification_ids
+    [pk] = submit(user_ids=[user], content=content, source="api").notification_ids
     return Notification.objects.get(pk=pk)
 
 
@@ -110,7 +112,7 @@ def quiet_now(user: str, zone: str, *, ends_in: timedelta) -> datetime:
 
 def test_a_marketing_push_in_quiet_hours_waits_for_their_end_and_an_order_update_does_not(engine):
     register_device(user_id="ana", platform="android", token="ok-ana", timezone="Asia/Tokyo")
-    end = quiet_now("ana", "Asia/Tokyo", ends_in=timedelta(seconds=2))
+    end = quiet_now("ana", "Asia/Tokyo", ends_in=timedelta(hours=1))
     promotion, order = send("ana"), send("ana", ORDER)
     fresh(promotion)
     assert (promotion.status, promotion.policy) == (NotificationStatus.SCHEDULED, PolicyOutcome.QUIET_HOURS)
@@ -119,7 +121,12 @@ def test_a_marketing_push_in_quiet_hours_waits_for_their_end_and_an_order_update
     assert promotion.ttl_seconds < 24 * 3600  # its TTL still counts from when it was first due
     assert fresh(order).status == NotificationStatus.SENDING
     assert len(engine.messages("ok-ana")) == 1
-    time.sleep(max(0.0, (end - datetime.now(ZoneInfo("Asia/Tokyo"))).total_seconds()) + 0.1)
+    assert dispatch.dispatch_scheduled_notifications() == 0  # still quiet
+    # The hour passes without sleeping: the push's stored times move back by it, and the shopper's quiet
+    # hours (wall-clock times in Tokyo) now end at this moment.
+    hour = timedelta(hours=1)
+    Notification.objects.filter(pk=promotion.pk).update(send_at=F("send_at") - hour, created_at=F("created_at") - hour)
+    quiet_now("ana", "Asia/Tokyo", ends_in=timedelta(0))
     assert dispatch.dispatch_scheduled_notifications() == 1
     assert fresh(promotion).status == NotificationStatus.SENDING
     assert len(engine.messages("ok-ana")) == 2
@@ -163,17 +170,21 @@ def test_deferral_across_a_daylight_saving_change_ends_at_local_morning(engine):
 
 def test_opting_out_withdraws_marketing_deliveries_already_queued(settings, provider_settings, sim):
     register_device(user_id="ana", platform="android", token="ok-ana")
-    # No worker runs: the promotion's deliveries are made and wait in the queue.
-    from notifications.delivery import prepare_deliveries
+    # No worker runs, and FCM is paused: the deliveries are made and wait for their retry.
+    from notifications.delivery import process_notifications, resume_providers
+    from notifications.models import ProviderPause
 
+    ProviderPause.objects.create(provider="fcm", paused_until=timezone.now() + timedelta(hours=1), reason="test")
     promotion, order = send("ana"), send("ana", ORDER)
-    waiting = prepare_deliveries([promotion.pk, order.pk])
+    process_notifications([promotion.pk, order.pk])
+    waiting = list(Delivery.objects.filter(notification__in=[promotion, order]).values_list("pk", flat=True))
     later = send("ana")  # still pending: not even turned into deliveries yet
     _, withdrawn = update_preferences("ana", categories={"promotions": False})
     assert (withdrawn.deliveries, withdrawn.notifications) == (1, 1)
     assert fresh(later).status == NotificationStatus.SUPPRESSED and later.policy == PolicyOutcome.OPTED_OUT
     cancelled = Delivery.objects.get(notification=promotion)
     assert (cancelled.status, cancelled.last_error_code) == (DeliveryStatus.CANCELLED, "opted_out")
+    resume_providers(["fcm"])
     send_deliveries(waiting)  # the queued task runs after all
     assert [m["payload"]["notification"]["title"] for m in sim.messages("ok-ana")] == ["Order 7 is delayed"]
 
@@ -196,9 +207,9 @@ def test_a_deferred_reminder_yields_to_a_newer_waiting_one_for_the_same_cart(eng
         user_id="ana",
         send_at=timezone.now() + timedelta(minutes=30),
     )
-    from notifications.delivery import prepare_deliveries
+    from notifications.delivery import process_notifications
 
-    assert prepare_deliveries([due.pk]) == []
+    assert process_notifications([due.pk]) == {}
     assert (fresh(due).status, due.status_reason) == (
         NotificationStatus.CANCELLED,
         f"Replaced by the newer waiting send #{newer.pk}.",

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from notifications.providers.base import Outcome, SendRequest
-from notifications.providers.runtime import runtime
+from providers.base import Outcome, SendRequest
+from providers.runtime import runtime
 from pushsim import credentials
 
 

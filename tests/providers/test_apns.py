@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from notifications.providers.base import OutcomeKind, Priority, PushMessage, PushTarget, SendRequest
-from notifications.providers.payloads import APNS_MAX_BYTES
+from providers.base import OutcomeKind, Priority, PushMessage, PushTarget, SendRequest
+from providers.payloads import APNS_MAX_BYTES
 
 from .conftest import send_with
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hpack import Decoder
 
-from notifications.providers.apns import LiteralHeaderEncoder
+from providers.apns import LiteralHeaderEncoder
 
 HEADERS = [
     (":method", "POST"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
-from notifications.providers.payloads import FCM_MAX_BYTES, FcmBodyTemplate, PayloadTooLargeError
+from providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
+from providers.payloads import FCM_MAX_BYTES, FcmBodyTemplate, PayloadTooLargeError
 
 from .conftest import send_with
 

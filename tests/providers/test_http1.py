@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from notifications.providers.http1 import HttpError, KeepAlivePool
+from providers.http1 import HttpError, KeepAlivePool
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

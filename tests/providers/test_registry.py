@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifications.providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
+from providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
 
 from .conftest import send_with
 

@@ -9,8 +9,8 @@ import http_ece
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from notifications.providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
-from notifications.providers.payloads import WEBPUSH_MAX_BYTES
+from providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
+from providers.payloads import WEBPUSH_MAX_BYTES
 
 from .conftest import browser_subscription, send_with
 

@@ -14,12 +14,12 @@ import pytest
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import Message, TopicPartition
 
+from bench.kafka_broker import create_topic, running_broker
 from config.parsers import MAX_DEPTH
 from events.ingest import IncomingEvent
 from events.kafka import read_message, store_batch
 from events.models import Event, EventStatus
 from tests.events.test_kafka import Consumer, order_event, produce
-from tests.kafka_broker import create_topic, running_broker
 from tests.waiting import wait_for
 
 

@@ -12,11 +12,11 @@ import tracemalloc
 
 import pytest
 
-from notifications.providers import webpush
-from notifications.providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
-from notifications.providers.http1 import MAX_BODY_BYTES, HttpError, KeepAlivePool
-from notifications.providers.webpush import WebPushProvider
-from notifications.providers.webpush_endpoints import EndpointPolicy
+from providers import webpush
+from providers.base import OutcomeKind, PushMessage, PushTarget, SendRequest
+from providers.http1 import MAX_BODY_BYTES, HttpError, KeepAlivePool
+from providers.webpush import WebPushProvider
+from providers.webpush_endpoints import EndpointPolicy
 from tests.providers.conftest import browser_subscription, send_with
 
 from .hostile_endpoints import answer, dripping, huge_body, serving, stalling

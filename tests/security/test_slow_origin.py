@@ -13,7 +13,7 @@ import time
 import pytest
 
 from devices.services import register_device
-from notifications.creation import Content, create_notifications
+from notifications.engine import Content, submit
 from notifications.models import Delivery, DeliveryStatus
 from tests.engine.conftest import engine  # noqa: F401 - fixture
 from tests.providers.conftest import browser_subscription
@@ -28,7 +28,7 @@ TIMEOUT = 2.0
 def order_update(*users: str) -> list[int]:
     """One order update to each user, in one call: one worker task, its deliveries in the users' order."""
     content = Content(title="Order 7", body="On its way", category="order_updates")
-    return create_notifications(user_ids=list(users), content=content, source="api").notification_ids
+    return submit(user_ids=list(users), content=content, source="api").notification_ids
 
 
 def test_a_stalling_push_service_delays_neither_other_providers_nor_the_next_task(engine, settings):  # noqa: F811

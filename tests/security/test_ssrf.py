@@ -11,7 +11,7 @@ import pytest
 
 from devices.models import Device
 from notifications.models import Delivery, DeliveryStatus, FailedDelivery
-from notifications.providers.runtime import runtime
+from providers.runtime import runtime
 from tests.engine.conftest import engine, shopper  # noqa: F401 - fixtures
 from tests.providers.conftest import browser_subscription
 

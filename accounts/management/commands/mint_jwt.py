@@ -1,7 +1,8 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.jwt_tokens import MAX_USER_ID_LENGTH, mint_app_token
+from accounts.jwt_tokens import mint_app_token
+from config.limits import MAX_USER_ID_LENGTH
 
 
 class Command(BaseCommand):

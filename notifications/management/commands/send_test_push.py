@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devices.services import deactivate_tokens
 from devices.token_cache import tokens_for_users
-from notifications.providers.base import OutcomeKind, PushMessage
-from notifications.providers.runtime import runtime
-from notifications.providers.targets import requests_by_provider
+from notifications.targets import requests_by_provider
+from providers.base import OutcomeKind, PushMessage
+from providers.runtime import runtime
 
 
 class Command(BaseCommand):

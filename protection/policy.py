@@ -4,7 +4,7 @@ In this order, for a user with at least one active device:
 1. opted out of the category (mandatory categories can't be) → suppressed;
 2. a marketing push inside the user's quiet hours → deferred to their end, or suppressed if
    its TTL runs out first (transactional pushes are never deferred);
-3. de-duplication and frequency caps, in one atomic Redis step per user (notifications.frequency):
+3. de-duplication and frequency caps, in one atomic Redis step per user (protection.frequency):
    the same push (template and collapse key) within its window → suppressed; a marketing push
    over any cap (the admin's caps plus the notification's own stricter ones) → suppressed.
 Every verdict that holds a push back carries its reason, written on the notification.
@@ -15,19 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 
 from devices.token_cache import DeviceTarget
-from notifications import frequency
-from notifications.models import Notification, PolicyOutcome
-
-if TYPE_CHECKING:
-    from notifications.delivery import Pending
-from notifications.quiet_hours import QuietHours, quiet_until
 from preferences.selectors import EffectivePreference, active_caps, preferences_for, zone_of
+from protection import frequency
+from protection.outcomes import Judged, PolicyOutcome
+from protection.quiet_hours import QuietHours, quiet_until
 
 SEND, DEFER, SUPPRESS = "send", "defer", "suppress"
 CANCEL = "cancel"  # not the policy's own verdict: a deferral that would clash with a newer waiting send
@@ -47,7 +43,7 @@ def is_transactional(category: str) -> bool:
 
 
 def judge(
-    notifications: Sequence[Notification | Pending],
+    notifications: Sequence[Judged],
     devices: Mapping[str, Sequence[DeviceTarget]],
     *,
     now: datetime | None = None,
@@ -112,7 +108,7 @@ def _decided(candidates: list[frequency.Candidate]) -> list[tuple[frequency.Cand
 
 
 def _quiet_hours(
-    notification: Notification | Pending,
+    notification: Judged,
     preference: EffectivePreference,
     devices: Sequence[DeviceTarget],
     now: datetime,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from notifications.providers.base import PushProvider, UnconfiguredProvider
+from providers.base import PushProvider, UnconfiguredProvider
 
 PROVIDER_NAMES = ("fcm", "apns", "webpush")
 
@@ -23,14 +23,14 @@ def build_provider(name: str) -> PushProvider:
 
 def _fcm() -> PushProvider:
     if settings.FCM_TRANSPORT == "sdk":
-        from notifications.providers.fcm_sdk import FcmSdkProvider
+        from providers.fcm_sdk import FcmSdkProvider
 
         return FcmSdkProvider(
             credentials_file=settings.FCM_CREDENTIALS_FILE,
             endpoint=settings.FCM_ENDPOINT,
             max_concurrency=settings.FCM_MAX_CONCURRENCY,
         )
-    from notifications.providers.fcm import FcmHttpProvider
+    from providers.fcm import FcmHttpProvider
 
     return FcmHttpProvider(
         credentials_file=settings.FCM_CREDENTIALS_FILE,
@@ -41,7 +41,7 @@ def _fcm() -> PushProvider:
 
 
 def _apns() -> PushProvider:
-    from notifications.providers.apns import ApnsProvider
+    from providers.apns import ApnsProvider
 
     return ApnsProvider(
         key_file=settings.APNS_KEY_FILE,
@@ -57,8 +57,8 @@ def _apns() -> PushProvider:
 
 
 def _webpush() -> PushProvider:
-    from notifications.providers.webpush import WebPushProvider
-    from notifications.providers.webpush_endpoints import EndpointPolicy
+    from providers.webpush import WebPushProvider
+    from providers.webpush_endpoints import EndpointPolicy
 
     return WebPushProvider(
         vapid_private_key=settings.VAPID_PRIVATE_KEY,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from redis.cluster import RedisCluster
 
-from devices.token_cache import client
+from config.redis_client import client
 
 # KEYS: each user's caps set, then that user's de-duplication keys. ARGV[1]: JSON list of users:
 # {"k": index into KEYS of the caps set, "w": longest window (ms), "items": [{"id", "caps": [[window_ms, max], ...]

@@ -105,14 +105,24 @@ class UnconfiguredProvider(PushProvider):
         return [outcome] * len(requests)
 
 
+# The longest TTL a push can have (FCM's and Web Push's 4 weeks): a retry later than that could never be sent.
+MAX_TTL_SECONDS = 28 * 24 * 3600
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most MAX_TTL_SECONDS.
+
+    The header is the remote's word (a Web Push service is wherever a shopper's subscription points): "inf" or
+    "1e20" must not overflow the retry's datetime, nor a huge number park it for centuries.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return min(max(0.0, seconds), MAX_TTL_SECONDS)  # NaN becomes 0.0: max() keeps its first argument
     from datetime import UTC, datetime
     from email.utils import parsedate_to_datetime
 
@@ -120,4 +130,4 @@ def parse_retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), MAX_TTL_SECONDS)

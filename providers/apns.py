@@ -15,8 +15,8 @@ from h2.connection import H2Connection
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
 
-from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
-from notifications.providers.payloads import PayloadTooLargeError, PerMessage, apns_push
+from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
+from providers.payloads import PayloadTooLargeError, PerMessage, apns_push
 
 TOKEN_INVALID_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
 # The provider token (our JWT) or the key behind it was refused: every push
@@ -51,6 +51,8 @@ class LiteralHeaderEncoder:
     the APNs client's CPU (bench.providers). The headers that vary (path, apns-id, expiration) would never be
     found there anyway. The block starts by setting the peer's table to size 0, on the first block and after
     any change of the peer's limit, so it never refers to an entry. `authorization` goes never-indexed (§6.2.3).
+    It leans on h2's `conn.encoder` and hpack's internals: tests/providers/test_library_contracts.py checks
+    them, docs/SCALING.md ("Library internals we lean on") says what it saves.
     """
 
     _SENSITIVE = frozenset({b"authorization"})
@@ -110,6 +112,8 @@ class LeanProtocol(APNsTLSClientProtocol):
     the writes of one event-loop turn go out together and the timer is re-armed once per turn. h2 also
     validates and normalises the headers we build ourselves, and validates APNs' answers, of which we
     read only the status and apns-id: both switched off. Headers are encoded by LiteralHeaderEncoder.
+    It leans on aioapns' internals: tests/providers/test_library_contracts.py checks them, docs/SCALING.md
+    ("Library internals we lean on") says what it saves.
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -17,9 +17,9 @@ import google.auth.exceptions
 import requests.adapters
 from firebase_admin import credentials, exceptions, messaging
 
-from notifications.providers import fcm_errors
-from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
-from notifications.providers.payloads import PayloadTooLargeError, encode_fcm_message, fcm_message
+from providers import fcm_errors
+from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
+from providers.payloads import PayloadTooLargeError, encode_fcm_message, fcm_message
 
 SEND_EACH_LIMIT = 500  # firebase-admin refuses more per call
 
@@ -30,14 +30,18 @@ def configure_sdk(app: firebase_admin.App, endpoint: str, pool_size: int) -> Non
     - `_MessagingService.FCM_URL` is the class attribute the SDK formats into
       each service's send URL when the service is created (first messaging call
       on an app), so it is set first.
-    - The SDK retries 500/503 itself (about 7 s per message); the delivery
-      engine owns retries and backoff, so the session is remounted without.
+    - The SDK retries 500/503 itself (seconds per message); the delivery
+      engine owns retries and backoff, so an adapter without retries is
+      mounted on the endpoint itself. requests picks the longest matching
+      prefix, and the SDK mounts its retrying adapter on
+      "https://fcm.googleapis.com": a mount on "https://" would lose to it
+      in production (tests/providers/test_library_contracts.py).
     """
-    messaging._MessagingService.FCM_URL = f"{endpoint.rstrip('/')}/v1/projects/{{0}}/messages:send"
+    base = endpoint.rstrip("/")
+    messaging._MessagingService.FCM_URL = f"{base}/v1/projects/{{0}}/messages:send"
     service = messaging._get_messaging_service(app)
     adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    service._client.session.mount("http://", adapter)
-    service._client.session.mount("https://", adapter)
+    service._client.session.mount(base, adapter)
 
 
 class FcmSdkProvider(PushProvider):

@@ -55,7 +55,7 @@ def broker_binary() -> Path:
 
 def _answers_api_versions(port: int) -> bool:
     """Return True once the broker answers a Kafka ApiVersions (v0) request on 127.0.0.1:`port`."""
-    client_id = b"tests.kafka_broker"
+    client_id = b"bench.kafka_broker"
     correlation_id = 1
     body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
     try:

@@ -3,7 +3,7 @@ same answer from FCM gives the same Outcome whichever transport sent it."""
 
 from __future__ import annotations
 
-from notifications.providers.base import Outcome, OutcomeKind
+from providers.base import Outcome, OutcomeKind
 
 TOKEN_INVALID_CODES = {"UNREGISTERED", "SENDER_ID_MISMATCH"}
 RETRY_CODES = {"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL"}

@@ -2,7 +2,7 @@
 
 Posts the same v1 JSON as firebase-admin, with the OAuth token from the
 firebase-admin credential (the service-account JSON), over a bounded pool of
-keep-alive connections (notifications.providers.http1). Measured on this kind
+keep-alive connections (providers.http1). Measured on this kind
 of machine it costs a small fraction of the CPU per message of firebase-admin's
 own sending (docs/ARCHITECTURE.md, "Push providers"); httpx (the only asyncio
 client here with HTTP/2) cost twenty times aiohttp's CPU per message, and
@@ -20,16 +20,16 @@ from collections.abc import Sequence
 import google.auth.exceptions
 from firebase_admin import credentials
 
-from notifications.providers import fcm_errors
-from notifications.providers.base import (
+from providers import fcm_errors
+from providers.base import (
     Outcome,
     OutcomeKind,
     PushProvider,
     SendRequest,
     parse_retry_after,
 )
-from notifications.providers.http1 import HttpError, KeepAlivePool
-from notifications.providers.payloads import FcmBodyTemplate, PayloadTooLargeError, PerMessage
+from providers.http1 import HttpError, KeepAlivePool
+from providers.payloads import FcmBodyTemplate, PayloadTooLargeError, PerMessage
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from devices.selectors import DeviceTarget
-from notifications.providers.base import PushMessage, PushTarget, SendRequest
+from providers.base import PushMessage, PushTarget, SendRequest
 
 
 def requests_by_provider(

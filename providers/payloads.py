@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from notifications.providers.base import Priority, PushMessage
+from providers.base import Priority, PushMessage
 
 FCM_MAX_BYTES = 4096  # FCM: the whole message payload
 APNS_MAX_BYTES = 4096  # APNs: the JSON payload of a regular push

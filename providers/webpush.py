@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
-from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
-from notifications.providers.http1 import ForbiddenAddressError, HttpError, KeepAlivePool, request_target
-from notifications.providers.payloads import PayloadTooLargeError, PerMessage, WebPushTemplate, webpush_headers
-from notifications.providers.webpush_endpoints import EndpointPolicy
+from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
+from providers.http1 import ForbiddenAddressError, HttpError, KeepAlivePool, request_target
+from providers.payloads import PayloadTooLargeError, PerMessage, WebPushTemplate, webpush_headers
+from providers.webpush_endpoints import EndpointPolicy
 
 VAPID_LIFETIME_SECONDS = 12 * 3600
 # Keep-alive pools of push-service origins: one per origin in use, the least recently used closed beyond

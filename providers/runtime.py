@@ -16,8 +16,8 @@ import os
 import threading
 from collections.abc import Sequence
 
-from notifications.providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
-from notifications.providers.registry import build_provider
+from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
+from providers.registry import build_provider
 
 logger = logging.getLogger(__name__)
 
