@@ -7,5 +7,5 @@ run:  ## set up everything and run the platform (web, workers, beat)
 test:  ## run the whole test suite
 	@scripts/test.sh $(ARGS)
 
-lint:
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+lint:  ## ruff and the import contracts (also the first step of `make test`)
+	@scripts/lint.sh

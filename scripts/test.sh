@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --test
+# Lint first: ruff and the import contracts fail the run (and CI) like a failing test would.
+scripts/lint.sh
 # The browser tests drive Debian's Chromium (Playwright's own download doesn't work offline).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
