@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from devices.models import Device
-from notifications.models import DeliveryStatus, Notification
 from preferences.models import FrequencyCap, Preference
 from preferences.selectors import cap_usage, preferences_for
-
-RECENT_NOTIFICATIONS = 50
-
+from preferences.timeline import TIMELINE_DAYS, TIMELINE_LIMIT, shopper_timeline
 
 # The shopper page shows a shopper's devices (push tokens) and every delivery: Support's and Administrators'
 # (who read the delivery log), not Marketers'.
@@ -66,7 +62,7 @@ class PreferenceAdmin(admin.ModelAdmin):
         ]
 
     def shopper_view(self, request: HttpRequest) -> HttpResponse:
-        """One shopper: devices, preferences, caps used, and recent notifications with what happened and why."""
+        """One shopper: devices, preferences, caps used, and a timeline of what came in and what each device got."""
         if not request.user.has_perm(SHOPPER_PAGE_PERMISSION):
             raise PermissionDenied
         user_id = request.GET.get("user_id", "").strip()
@@ -75,16 +71,10 @@ class PreferenceAdmin(admin.ModelAdmin):
             "title": f"Shopper {user_id}" if user_id else "Look up a shopper",
             "user_id": user_id,
             "opts": self.model._meta,
+            "timeline_days": TIMELINE_DAYS,
+            "timeline_limit": TIMELINE_LIMIT,
         }
         if user_id:
-            notifications = (
-                Notification.objects.filter(user_id=user_id)
-                .annotate(
-                    delivered=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DELIVERED)),
-                    devices=Count("deliveries"),
-                )
-                .order_by("-created_at")[:RECENT_NOTIFICATIONS]
-            )
             preference = preferences_for([user_id])[user_id]
             context.update(
                 devices=Device.objects.filter(user_id=user_id).order_by("-is_active", "-last_seen_at"),
@@ -92,7 +82,7 @@ class PreferenceAdmin(admin.ModelAdmin):
                 categories=[(c, preference.wants(c)) for c in _categories()],
                 stored_preference=Preference.objects.filter(user_id=user_id).first(),
                 caps=cap_usage(user_id),
-                notifications=notifications,
+                timeline=shopper_timeline(user_id),
             )
         elif "user_id" in request.GET:
             return redirect(reverse("admin:preferences_shopper"))
