@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -64,6 +65,16 @@ def _credentials(request: Request, scheme: str) -> str | None:
 class AppUserJWTAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <jwt>` signed by the shop's auth server."""
 
+    # What the API docs (config.api_docs) say of it, and the credentials their curl examples send.
+    docs_credentials = "Bearer $JWT"
+
+    @staticmethod
+    def docs_text(scopes: Sequence[str]) -> str:
+        return (
+            "**Authentication**: the shopper's JWT from the shop's auth server, as `Authorization: Bearer <jwt>`. "
+            "It acts for the shopper the token names (its `sub`); no scope is needed."
+        )
+
     def authenticate(self, request: Request) -> tuple[AppUser, str] | None:
         token = _credentials(request, "Bearer")
         if token is None:
@@ -80,6 +91,17 @@ class AppUserJWTAuthentication(authentication.BaseAuthentication):
 
 class ServiceApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Api-Key <key>` created in the admin or by `create_api_key`."""
+
+    # What the API docs (config.api_docs) say of it, and the credentials their curl examples send.
+    docs_credentials = "Api-Key $KEY"
+
+    @staticmethod
+    def docs_text(scopes: Sequence[str]) -> str:
+        named = ", ".join(f"`{scope}`" for scope in scopes) or "none"
+        return (
+            f"**Scope**: {named}. **Authentication**: a business service's API key carrying that scope, "
+            "as `Authorization: Api-Key <key>`; a key without it is answered 403."
+        )
 
     def authenticate(self, request: Request) -> tuple[ServicePrincipal, ServiceApiKey] | None:
         key = _credentials(request, "Api-Key")

@@ -74,12 +74,17 @@ class SegmentAdmin(admin.ModelAdmin):
     @staticmethod
     @require_POST
     def size_view(request: HttpRequest) -> JsonResponse:
-        """The audience of the segment as the form stands (unsaved): users and active devices, and how long it took."""
+        """The audience of the segment as the form stands (unsaved): users and active devices, and how long it took.
+
+        A body without `conditions` asks for a saved segment as it is stored (the campaign page's estimate).
+        """
         if not request.user.has_perm("audience.view_segment"):
             raise PermissionDenied
         try:
             form = json.loads(request.body or b"{}")
             segment_id = form.get("segment_id")
+            if "conditions" not in form:
+                return _saved_size(segment_id)
             rules = [
                 SegmentCondition(
                     field=str(c.get("field", "")),
@@ -153,3 +158,16 @@ class ShopperProfileAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+def _saved_size(segment_id: object) -> JsonResponse:
+    text = str(segment_id) if isinstance(segment_id, int | str) and not isinstance(segment_id, bool) else ""
+    if not (text.isascii() and text.isdigit()) or int(text) >= 2**31:
+        return JsonResponse({"ok": False, "error": "Choose a segment to see its audience."})
+    segment = Segment.objects.filter(pk=int(text)).first()
+    if segment is None:
+        return JsonResponse({"ok": False, "error": "This segment no longer exists."}, status=404)
+    started = time.perf_counter()
+    size = audience_size(segment)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return JsonResponse({"ok": True, "users": size.users, "devices": size.devices, "ms": round(elapsed_ms)})

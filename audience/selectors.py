@@ -57,9 +57,12 @@ def _grouped(
     return sql, [*params, *having_params]
 
 
-def audience_size(segment: Segment, rules: list[SegmentCondition] | None = None) -> AudienceSize:
-    """Shoppers in the segment who can be reached, and their active devices (`rules`: unsaved conditions)."""
-    grouped, params = _grouped(segment, rules)
+def audience_size(
+    segment: Segment, rules: list[SegmentCondition] | None = None, *, after: str | None = None
+) -> AudienceSize:
+    """Shoppers in the segment who can be reached, and their active devices (`rules`: unsaved conditions;
+    `after`: only the shoppers after this user id, those a fan-out stopped there has not reached yet)."""
+    grouped, params = _grouped(segment, rules, after=after)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*), coalesce(sum(devices), 0) FROM ({grouped}) AS s", params)  # noqa: S608
         users, devices = cursor.fetchone()
@@ -79,3 +82,16 @@ def audience_page(segment: Segment, *, after: str, limit: int) -> list[Member]:
     with connection.cursor() as cursor:
         cursor.execute(f"{grouped} ORDER BY d.user_id LIMIT %s", [*params, limit])
         return [Member(user_id, devices, timezone or "") for user_id, devices, timezone in cursor.fetchall()]
+
+
+def devices_by_platform(segment: Segment) -> dict[str, int]:
+    """The active devices of the segment's shoppers, per platform (android, ios, web): one statement."""
+    grouped, params = _grouped(segment)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT d.platform, count(*) FROM {D} AS d
+                WHERE d.is_active AND d.user_id IN (SELECT user_id FROM ({grouped}) AS s)
+                GROUP BY d.platform ORDER BY d.platform""",  # noqa: S608 - table names only; values are parameters
+            params,
+        )
+        return dict(cursor.fetchall())

@@ -7,13 +7,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from campaigns import services
+from campaigns import review, services
+from campaigns.describe import duration_in_words, schedule_in_words
 from campaigns.forms import CampaignForm, VariantFormSet
 from campaigns.models import Campaign, CampaignRun, CampaignStatus, CampaignVariant
-from campaigns.results import Results, results
+from campaigns.results import live_results
+from devices.models import Platform
 
 # Buttons per status: (action, label). Only moves the status machine allows are offered.
 ACTIONS: dict[str, list[tuple[str, str]]] = {
@@ -24,6 +27,8 @@ ACTIONS: dict[str, list[tuple[str, str]]] = {
     CampaignStatus.COMPLETED: [],
     CampaignStatus.CANCELLED: [],
 }
+# Actions that first show what they will do (a confirmation page); Launch's is the launch review.
+CONFIRMED = ("launch", "pause", "cancel")
 SERVICES = {
     "launch": services.launch,
     "unschedule": services.unschedule,
@@ -65,6 +70,7 @@ class CampaignAdmin(admin.ModelAdmin):
     inlines = [VariantInline, RunInline]
     change_form_template = "admin/campaigns/campaign/change_form.html"
     list_display = ["name", "status_badge", "when", "segment", "targeted", "created_at"]
+    actions = ["duplicate_selected"]  # next week's promotion starts from this week's
     list_filter = ["status", "schedule"]
     search_fields = ["name", "description"]
     autocomplete_fields = ["template", "segment"]
@@ -94,8 +100,21 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         if obj is not None and obj.status != CampaignStatus.DRAFT:
-            return [f for fieldset in self.fieldsets for f in _flat(fieldset[1]["fields"])]  # only paused or cancelled
+            # Everything once it is no longer a draft (only paused or cancelled could change, by the buttons).
+            fields = [f for fieldset in self.fieldsets for f in _flat(fieldset[1]["fields"])]
+            return [IN_WORDS.get(f, f) for f in fields]
         return []
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None):  # type: ignore[no-untyped-def]
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.status == CampaignStatus.DRAFT:
+            return fieldsets
+        # Read-only: durations shown in words ("1 day"), not as Django's "1 day, 0:00:00".
+        return [(name, {**options, "fields": _in_words(options["fields"])}) for name, options in fieldsets]
+
+    @admin.display(description="conversion window")
+    def conversion_window_in_words(self, campaign: Campaign) -> str:
+        return duration_in_words(campaign.conversion_window, parts=4)
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: CampaignForm, change: bool) -> None:
         if not change:
@@ -120,13 +139,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="when")
     def when(self, campaign: Campaign) -> str:
-        if campaign.schedule == "at" and campaign.send_at:
-            return f"{campaign.send_at:%Y-%m-%d %H:%M} UTC"
-        if campaign.schedule == "local" and campaign.local_date:
-            return f"{campaign.local_date} {campaign.local_time:%H:%M} local time"
-        if campaign.schedule == "recurring":
-            return f"recurring ({campaign.get_recurrence_display().lower() if campaign.recurrence else '?'})"
-        return campaign.get_schedule_display()
+        return schedule_in_words(campaign)
 
     @admin.display(description="shoppers targeted", ordering="n_targeted")
     def targeted(self, campaign: Campaign) -> str:
@@ -139,8 +152,13 @@ class CampaignAdmin(admin.ModelAdmin):
             can_change = self.has_change_permission(request, campaign)
             extra.update(
                 campaign_actions=ACTIONS[campaign.status] if can_change else [],
+                confirmed_actions=CONFIRMED,
+                schedule_words=schedule_in_words(campaign),
+                composer_saved=composer_saved(campaign),
                 can_test=can_change and campaign.status not in (CampaignStatus.CANCELLED,),
-                results_html=results_table(results(campaign)) if campaign.runs.exists() else "",
+                # Rendered by results.js from this JSON, then kept current over the progress WebSocket.
+                results_data=live_results(campaign) if campaign.runs.exists() else None,
+                can_duplicate=self.has_add_permission(request),
                 problems=services.problems(campaign) if campaign.status == CampaignStatus.DRAFT else {},
                 # Launch carries the version saved when this page was rendered (see action_view).
                 saved_version=services.saved_version(campaign),
@@ -151,7 +169,10 @@ class CampaignAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:campaign_id>/do/<str:action>/", view(self.action_view), name="campaigns_campaign_action"),
+            path("<int:campaign_id>/review/", view(self.review_view), name="campaigns_campaign_review"),
+            path("<int:campaign_id>/confirm/<str:action>/", view(self.confirm_view), name="campaigns_campaign_confirm"),
             path("<int:campaign_id>/test-send/", view(self.test_send_view), name="campaigns_campaign_test_send"),
+            path("<int:campaign_id>/duplicate/", view(self.duplicate_view), name="campaigns_campaign_duplicate"),
             *super().get_urls(),
         ]
 
@@ -182,6 +203,80 @@ class CampaignAdmin(admin.ModelAdmin):
             messages.success(request, f"'{campaign}' is now {campaign.get_status_display().lower()}.")
         return self._back(campaign)
 
+    def duplicate_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        """The page's Duplicate button: a draft copy, opened at once."""
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        copy = self._duplicate(request, campaign)
+        return self._back(copy)
+
+    @admin.action(description="Duplicate selected campaigns", permissions=["add"])
+    def duplicate_selected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
+        copies = [self._duplicate(request, campaign) for campaign in queryset.order_by("pk")]
+        return self._back(copies[0]) if len(copies) == 1 else None  # several: the list, with a message each
+
+    def _duplicate(self, request: HttpRequest, campaign: Campaign) -> Campaign:
+        copy, notes = services.duplicate(campaign, by=request.user.get_username())
+        link = format_html("<a href='{}'>{}</a>", reverse("admin:campaigns_campaign_change", args=[copy.pk]), copy.name)
+        said = format_html("Duplicated '{}' as {}, a draft.", campaign.name, link)
+        if notes:
+            messages.warning(request, format_html("{} Not copied: {}.", said, "; ".join(notes)))
+        else:
+            messages.success(request, said)
+        return copy
+
+    def review_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        """Launch's confirmation: what launching the saved campaign would do now; its "Launch now" posts to
+        action_view with the same saved version, so the review can't launch anything but what it showed."""
+        campaign = get_object_or_404(Campaign.objects.select_related("segment", "template"), pk=campaign_id)
+        if not self.has_change_permission(request, campaign) or "launch" not in dict(ACTIONS[campaign.status]):
+            raise PermissionDenied
+        version = request.GET.get("version", "")
+        refusal: list[str] = []
+        if not version:
+            refusal = ["Save the campaign first: Launch acts only on the saved campaign."]
+        elif version != services.saved_version(campaign):
+            refusal = ["The campaign was changed since this page was loaded; reload it and check it first."]
+        else:
+            found = services.problems(campaign)
+            refusal = _messages_of(ValidationError(found)) if found else []
+        if refusal:
+            for message in refusal:
+                messages.error(request, message)
+            return self._back(campaign)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Launch '{campaign}'?",
+            "opts": self.model._meta,
+            "original": campaign,
+            "review": review.launch_review(campaign),
+            "version": version,
+            "preview_url": reverse("admin:message_templates_preview"),
+            "platforms": Platform.choices,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/launch_review.html", context)
+
+    def confirm_view(self, request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
+        """Pause's and Cancel's confirmation: what the move does to the shoppers not sent yet."""
+        campaign = get_object_or_404(Campaign.objects.select_related("segment"), pk=campaign_id)
+        allowed = dict(ACTIONS[campaign.status])
+        if action not in ("pause", "cancel") or action not in allowed:
+            raise PermissionDenied
+        if not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{allowed[action]} '{campaign}'?",
+            "opts": self.model._meta,
+            "original": campaign,
+            "action": action,
+            "label": allowed[action],
+            "outstanding": review.outstanding(campaign),
+            "schedule_words": schedule_in_words(campaign),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/confirm_action.html", context)
+
     def test_send_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         if request.method != "POST" or not self.has_change_permission(request, campaign):
@@ -208,6 +303,29 @@ class CampaignAdmin(admin.ModelAdmin):
         return self._back(campaign)
 
 
+def composer_saved(campaign: Campaign) -> dict[str, object]:
+    """What the composer previews and counts when the page has no form field for it (a campaign no longer a draft)."""
+    return {
+        "template_id": campaign.template_id,
+        "context": campaign.context if isinstance(campaign.context, dict) else {},
+        "segment_id": campaign.segment_id,
+        "variants": [{"name": v.name, "template_id": v.template_id} for v in campaign.variants.all()],
+        "schedule": campaign.schedule,
+        "recurrence": campaign.recurrence,
+    }
+
+
+# Fields shown in words when read-only (a draft's form takes words too: campaigns.forms.DurationInWordsField).
+IN_WORDS = {"conversion_window": "conversion_window_in_words"}
+
+
+def _in_words(fields: list) -> list:  # type: ignore[type-arg]
+    return [
+        tuple(IN_WORDS.get(f, f) for f in item) if isinstance(item, tuple) else IN_WORDS.get(item, item)
+        for item in fields
+    ]
+
+
 def _flat(fields: list) -> list[str]:  # type: ignore[type-arg]
     flat: list[str] = []
     for item in fields:
@@ -219,54 +337,3 @@ def _messages_of(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [f"{field.replace('_', ' ')}: {m}" for field, ms in exc.message_dict.items() for m in ms]
     return list(exc.messages)
-
-
-def results_table(found: Results) -> str:
-    """Per variant: the numbers, and bars for the rates a marketer compares at a glance."""
-    rows = format_html_join(
-        "",
-        "<tr><td><strong>{}</strong></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                v.name,
-                f"{v.targeted:,}",
-                f"{v.delivered:,} ({v.delivery_rate:.1%})",
-                f"{v.opened:,} ({v.open_rate:.1%})",
-                f"{v.converted:,} ({v.conversion_rate:.1%})",
-                bars(v.open_rate, v.conversion_rate),
-            )
-            for v in found.variants
-        ),
-    )
-    verdict = ""
-    if found.comparison is not None:
-        c = found.comparison
-        verdict = format_html(
-            "<p><strong>{}</strong> leads on {} rate by {} points over {} — {} (p = {}).</p>",
-            c.leader,
-            c.metric,
-            f"{c.difference * 100:.1f}",
-            c.runner_up,
-            "a significant difference" if c.significant else "not significant yet",
-            f"{c.p_value:.3f}",
-        )
-    held = ", ".join(f"{reason.replace('_', ' ')}: {n:,}" for reason, n in sorted(found.held_back.items()))
-    return format_html(
-        "<table style='width:100%'><thead><tr><th>Variant</th><th>Targeted</th><th>Delivered</th><th>Opened</th>"
-        "<th>Converted</th><th>Open / conversion rate</th></tr></thead><tbody>{}</tbody></table>{}<p>Held back: {}</p>",
-        rows,
-        verdict,
-        held or "none",
-    )
-
-
-def bars(open_rate: float, conversion_rate: float) -> str:
-    return format_html(
-        "<svg width='160' height='28' role='img' aria-label='open {} conversion {}'>"
-        "<rect x='0' y='2' width='{}' height='10' fill='#457b9d'></rect>"
-        "<rect x='0' y='16' width='{}' height='10' fill='#2a9d8f'></rect></svg>",
-        f"{open_rate:.1%}",
-        f"{conversion_rate:.1%}",
-        round(160 * open_rate),
-        round(160 * conversion_rate),
-    )

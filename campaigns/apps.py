@@ -6,3 +6,6 @@ class CampaignsConfig(AppConfig):
 
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        from campaigns import receivers  # noqa: F401 - connects campaigns' signal receivers

@@ -1,4 +1,4 @@
-"""The WebSocket an open campaign page listens on: progress pushed by the beat's broadcast."""
+"""The WebSocket an open campaign page listens on: progress and results pushed by the beat's broadcast."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from campaigns.models import Campaign
-from campaigns.progress import WATCH_REFRESH_SECONDS, group_name, snapshot, watch
+from campaigns.progress import WATCH_REFRESH_SECONDS, group_name, results_wanted, snapshot, watch
 
 
 class CampaignProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -25,6 +25,9 @@ class CampaignProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json(current)
+        # The page was rendered with the results of its moment; what changed since (or while it was reconnecting)
+        # comes with the beat's next count, shared with every other page of the campaign.
+        await database_sync_to_async(results_wanted)(self.campaign_id)
         self.watching = asyncio.create_task(self._keep_watching())
 
     async def _keep_watching(self) -> None:
@@ -45,3 +48,6 @@ class CampaignProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def progress(self, event: dict) -> None:
         await self.send_json(event["progress"])
+
+    async def results(self, event: dict) -> None:
+        await self.send_json({"results": event["results"]})

@@ -13,7 +13,15 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from campaigns import batches, queues
 from campaigns.messages import arms_of, earliest_local_start
-from campaigns.models import Campaign, CampaignRun, CampaignStatus, Recurrence, RunStatus, ScheduleKind
+from campaigns.models import (
+    Campaign,
+    CampaignRun,
+    CampaignStatus,
+    CampaignVariant,
+    Recurrence,
+    RunStatus,
+    ScheduleKind,
+)
 from config.parsers import has_unstorable_text
 from devices.models import Device
 from devices.validation import validate_time_zone
@@ -92,13 +100,19 @@ def context_problems(context: object, templates: list[MessageTemplate]) -> list[
         return []  # the form refuses a context that is not a JSON object
     found: list[str] = []
     for template in dict.fromkeys(templates):  # one message per template, even if several variants share it
-        sample_user = (template.sample_context or {}).get("user")
-        data = {"user": sample_user, **context} if isinstance(sample_user, dict) else context
+        data = with_sample_user(context, template)
         try:
             render_content(template, data, user_id="sample-user", translations=list(template.translations.all()))
         except RenderError as exc:
             found.append(f"With this context, template '{template.key}' fails at {exc.field}: {exc.message}")
     return found
+
+
+def with_sample_user(context: dict[str, object], template: MessageTemplate) -> dict[str, object]:
+    """The campaign's context with the template's sample shopper (`user`) where the context has none: what a
+    check or a preview renders, since each shopper's own attributes are only known when it is sent."""
+    sample_user = (template.sample_context or {}).get("user")
+    return {"user": sample_user, **context} if isinstance(sample_user, dict) else context
 
 
 def crontab_fields(campaign: Campaign) -> dict[str, str]:
@@ -347,3 +361,57 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
         for device in devices
     )
     return list(Notification.objects.filter(pk__in=[n.pk for n in stored]).order_by("pk"))
+
+
+COPY_SUFFIX = " (copy)"
+# What a copy keeps: everything a marketer set up, not what happened when it ran (status, runs, beat's task).
+COPIED_FIELDS = (
+    "description",
+    "template",
+    "context",
+    "segment",
+    "schedule",
+    "send_at",
+    "local_date",
+    "local_time",
+    "recurrence",
+    "recurrence_time",
+    "recurrence_weekday",
+    "cron",
+    "recurrence_timezone",
+    "throttle_per_minute",
+    "max_per_user_per_day",
+    "conversion_event",
+    "conversion_window",
+)
+
+
+def duplicate(campaign: Campaign, *, by: str, now: datetime | None = None) -> tuple[Campaign, list[str]]:
+    """A draft copy of the campaign, its A/B variants included, created by `by`; runs and results stay behind.
+
+    A one-time date that has passed is not copied (the copy could never be launched with it): the notes
+    returned say so in words, for the marketer to choose a new one.
+    """
+    now = now or timezone.now()
+    name = campaign.name[: Campaign._meta.get_field("name").max_length - len(COPY_SUFFIX)] + COPY_SUFFIX
+    copy = Campaign(name=name, status=CampaignStatus.DRAFT, created_by=by)
+    for field in COPIED_FIELDS:
+        setattr(copy, field, getattr(campaign, field))
+    copy.context = json.loads(json.dumps(campaign.context))  # its own, not the original's dict
+    notes: list[str] = []
+    if copy.schedule != ScheduleKind.AT:
+        copy.send_at = None  # only "at a date and time" keeps one; launch derives a local-time campaign's
+    elif copy.send_at is not None and copy.send_at <= now:
+        notes.append(f"its date ({copy.send_at:%Y-%m-%d %H:%M} UTC) has passed: choose a new one before launching")
+        copy.send_at = None
+    local = copy.schedule == ScheduleKind.LOCAL and copy.local_date and copy.local_time
+    if local and earliest_local_start(copy) <= now:
+        notes.append(f"its day ({copy.local_date:%Y-%m-%d}) has passed: choose a new one before launching")
+        copy.local_date = None
+    with transaction.atomic():
+        copy.save()
+        CampaignVariant.objects.bulk_create(
+            CampaignVariant(campaign=copy, name=v.name, template_id=v.template_id, weight=v.weight)
+            for v in campaign.variants.all()
+        )
+    return copy, notes

@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_field, extend_schema_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,8 +66,12 @@ def _code_for(status: int) -> str:
     return {404: "not_found", 403: "permission_denied"}.get(status, "error")
 
 
+@extend_schema_serializer(
+    description="The body of every error answer: `detail` for people, `code` for programs, and for invalid input "
+    "`errors` naming each bad field."
+)
 class ErrorSerializer(serializers.Serializer):
-    """The body of every error answer (for the OpenAPI schema)."""
+    # Only declares the error shape in the OpenAPI schema; exception_handler builds the answers.
 
     detail = serializers.CharField(help_text="What went wrong, for people.")
     code = serializers.CharField(help_text="A stable code for programs, e.g. `invalid`, `not_found`.")
@@ -78,9 +82,26 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """OpenAPI responses for the given error statuses, all in the shared error shape."""
-    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+def error_responses(*statuses: int, invalid: dict[str, list[str]] | None = None) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses for the given error statuses, all in the shared error shape.
+
+    `invalid` is the `errors` of the 400 example (a realistic mistake for this endpoint); the other statuses get
+    their examples in config.api_docs, where the view's permissions are known.
+    """
+    if (400 in statuses) != (invalid is not None):
+        raise ValueError("error_responses: a 400 answer needs its `invalid` example, and only a 400 answer.")
+    responses = {}
+    for status in statuses:
+        examples = []
+        if status == 400 and invalid is not None:
+            examples = [OpenApiExample("Invalid input", value=invalid_answer(invalid), status_codes=[400])]
+        responses[status] = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status], examples=examples)
+    return responses
+
+
+def invalid_answer(errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The 400 answer exception_handler gives for these validation errors."""
+    return {"detail": f"Invalid input: {', '.join(sorted(errors))}.", "code": "invalid", "errors": errors}
 
 
 ERROR_DESCRIPTIONS = {
@@ -94,6 +115,25 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+# What the layers in front of the views answer (DRF, config.body_limit, config.overload, the throttles).
+ERROR_EXAMPLES: dict[int, dict[str, str]] = {
+    401: {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"},
+    404: {"detail": "Not found.", "code": "not_found"},
+    413: {"detail": "Request body is 2000000 bytes; the limit is 1048576 bytes.", "code": "payload_too_large"},
+    429: {"detail": "Request was throttled. Expected available in 42 seconds.", "code": "throttled"},
+    503: {"detail": "The server is busy; retry after 1 s.", "code": "unavailable"},
+}
+
+
+def error_example(status: int, view: APIView | None = None) -> dict[str, str] | None:
+    """An example answer of `status`; a 403 says what the view's permission says (the missing scope)."""
+    if status == 403:
+        messages = [getattr(permission, "message", None) for permission in (view.permission_classes if view else [])]
+        detail = next((m for m in messages if m), exceptions.PermissionDenied.default_detail)
+        return {"detail": str(detail), "code": "permission_denied"}
+    return ERROR_EXAMPLES.get(status)
+
+
 def declare_shared_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: declare on every API operation the errors any of them can answer.
 
@@ -102,15 +142,18 @@ def declare_shared_errors(result: dict[str, Any], generator: Any, request: Any, 
     PushcartAPIView), 401 from authentication, and 413 from the body limit (config.body_limit) wherever a
     body is taken. schemathesis holds the answers to the schema (tests/security/test_schema_conformance.py).
     """
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue
         for operation in operations.values():
             statuses = [401, 429, 503] + ([413] if "requestBody" in operation else [])
             for status in statuses:
+                error = {
+                    "schema": {"$ref": "#/components/schemas/Error"},
+                    "examples": {"Error": {"value": ERROR_EXAMPLES[status], "summary": ERROR_DESCRIPTIONS[status]}},
+                }
                 operation["responses"].setdefault(
-                    str(status), {"description": ERROR_DESCRIPTIONS[status], "content": error}
+                    str(status), {"description": ERROR_DESCRIPTIONS[status], "content": {"application/json": error}}
                 )
     return result
 

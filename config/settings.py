@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "preferences",
     "audience",
     "campaigns",
+    "support",
     "demo",
 ]
 
@@ -203,7 +204,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],  # bounded nesting, storable text only
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, publishing only descriptions written for API clients, with scopes and curl examples.
+    "DEFAULT_SCHEMA_CLASS": "config.api_docs.PushcartAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # Authenticated callers are limited per user or key; refused authentications
     # per address (the `anon` rate, see config.api.PushcartAPIView).
@@ -218,12 +220,15 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pushcart API",
-    "DESCRIPTION": (
-        "Push notifications for an online grocery shop. The mobile app authenticates "
-        "with a JWT from the shop's auth server (`Authorization: Bearer <jwt>`); business "
-        "services with an API key (`Authorization: Api-Key <key>`) carrying scopes."
-    ),
+    # The description is written by the hook config.api_docs.describe_api (it lists API_KEY_SCOPES, defined below).
     "VERSION": "1.0.0",
+    "TAGS": [
+        {"name": "devices", "description": "The app registers the shopper's devices and their push tokens."},
+        {"name": "preferences", "description": "The app reads and changes what the shopper wants to receive."},
+        {"name": "notifications", "description": "Services send pushes; the app reports the ones opened."},
+        {"name": "events", "description": "Services send business events; the trigger rules decide what to push."},
+        {"name": "audience", "description": "Services tell what they know of shoppers, for campaign segments."},
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -234,7 +239,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Errors any operation can answer (401, 413, 429, 503) declared on every operation, as schemathesis checks
     # (issue 17); the enum hook is drf-spectacular's default, kept.
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.declare_shared_errors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.declare_shared_errors",
+        "config.api_docs.describe_api",
+    ],
 }
 
 # --- Authentication of the shop's app users (JWT from the shop's auth server)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from notifications import failures
 from notifications.delivery import resume_providers
 from notifications.models import (
     Delivery,
-    DeliveryStatus,
     FailedDelivery,
+    FailedDeliveryStatus,
     Notification,
     ProviderPause,
     Source,
 )
+from notifications.outcomes import device_label, notification_outcome, notification_state, with_delivery_counts
 
 
 class ReadOnlyAdminMixin:
@@ -94,8 +98,8 @@ class ProviderFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "user_id", "category", "title", "source", "status", "why", "outcome", "created_at"]
-    readonly_fields = ["source_link"]
+    list_display = ["id", "user_id", "category", "title", "source", "state", "why", "outcome", "created_at"]
+    readonly_fields = ["source_link", "state", "why"]
     list_filter = ["status", "policy", "category", "source", ProviderFilter, "created_at"]
     search_fields = ["user_id"]
     search_help_text = "A user id, a notification id (#123), a device token prefix, or a source reference."
@@ -104,7 +108,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 50
     inlines = [DeliveryInline]
     fieldsets = [
-        ("To", {"fields": ["user_id", "category", "priority", "status", "policy", "status_reason", "outcome"]}),
+        ("To", {"fields": ["user_id", "category", "priority", "state", "policy", "why", "outcome"]}),
         (
             "Content",
             {
@@ -132,14 +136,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return notification.source_ref or "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                delivered=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DELIVERED)),
-                total=Count("deliveries"),
-            )
-        )
+        return with_delivery_counts(super().get_queryset(request))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Notification], search_term: str
@@ -156,10 +153,14 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return found, False
 
-    @admin.display(description="why")
+    @admin.display(description="status", ordering="status")
+    def state(self, notification: Notification) -> str:
+        return notification_state(notification)
+
+    @admin.display(description="what happened, why")
     def why(self, notification: Notification) -> str:
-        reason = notification.status_reason
-        return reason if len(reason) <= 80 else f"{reason[:80]}…"
+        # The whole sentence: a row that says only "Sent" would hide that no device got it.
+        return notification_outcome(notification) or "—"
 
     @admin.display(description="delivered (devices)")
     def outcome(self, notification: Notification) -> str:
@@ -225,6 +226,9 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return attempt_timeline(delivery)
 
 
+REQUEUE, DISCARD = "requeue", "discard"
+
+
 class DeliveryProviderFilter(admin.SimpleListFilter):
     title = "provider"
     parameter_name = "provider"
@@ -256,11 +260,80 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
+    change_form_template = "admin/notifications/faileddelivery/change_form.html"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # The record itself is never edited (its page is read-only, without Save buttons); "change" is the right
+        # to resolve it: Requeue and Discard, here and as list actions.
+        return obj is None and super().has_change_permission(request)
+
+    def get_urls(self) -> list[URLPattern]:
+        resolve = self.admin_site.admin_view(self.resolve_view)
+        return [
+            path(
+                "<path:object_id>/requeue/", resolve, {"action": REQUEUE}, name="notifications_faileddelivery_requeue"
+            ),
+            path(
+                "<path:object_id>/discard/", resolve, {"action": DISCARD}, name="notifications_faileddelivery_discard"
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(  # type: ignore[no-untyped-def]
+        self, request: HttpRequest, context: dict, add=False, change=False, form_url="", obj=None
+    ) -> HttpResponse:
+        context["can_resolve"] = (
+            obj is not None and obj.status == FailedDeliveryStatus.OPEN and self.has_change_permission(request)
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def resolve_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """Requeue or Discard one failed delivery: GET asks for confirmation, saying what will happen; POST does it."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        failure = (
+            FailedDelivery.objects.select_related("delivery__notification", "delivery__device")
+            .filter(pk=int(object_id))
+            .first()
+            if object_id.isdigit()
+            else None
+        )
+        if failure is None:
+            raise Http404("No such failed delivery.")
+        page = reverse("admin:notifications_faileddelivery_change", args=[failure.pk])
+        if request.method == "POST":
+            resolve = failures.requeue_failed if action == REQUEUE else failures.discard_failed
+            if resolve([failure.pk], by=request.user.get_username()):
+                done = "requeued: it is being sent once more" if action == REQUEUE else "discarded"
+                self.message_user(request, f"Failed delivery #{failure.delivery_id} {done}.", messages.SUCCESS)
+            else:  # someone else resolved it meanwhile
+                failure.refresh_from_db(fields=["status"])
+                already = failure.get_status_display().lower()
+                self.message_user(
+                    request, f"Nothing done: this failed delivery was already {already}.", messages.WARNING
+                )
+            return redirect(page)
+        if failure.status != FailedDeliveryStatus.OPEN:
+            already = failure.get_status_display().lower()
+            self.message_user(request, f"This failed delivery was already {already}.", messages.WARNING)
+            return redirect(page)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{action.capitalize()} failed delivery #{failure.delivery_id}?",
+            "failure": failure,
+            "action": action,
+            "device": device_label(failure.delivery.device),
+            "next_attempt": failure.delivery.attempts + 1,
+            "cancel_url": page,
+        }
+        return TemplateResponse(request, "admin/notifications/faileddelivery/confirm.html", context)
 
     @admin.display(description="user")
     def user(self, failure: FailedDelivery) -> str:

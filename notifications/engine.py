@@ -23,10 +23,10 @@ from django.db import IntegrityError, transaction
 from notifications import delivery
 from notifications.models import IdempotentRequest, NotificationStatus
 from notifications.queues import enqueue_processing
-from notifications.records import Content, NewNotification, Stored
+from notifications.records import Content, NewNotification, Pending, Stored
 from notifications.store import store_notifications
 
-__all__ = ["Content", "Created", "NewNotification", "Stored", "send_judged", "store", "submit"]
+__all__ = ["Content", "Created", "NewNotification", "Pending", "Stored", "send_judged", "store", "submit"]
 
 send_judged = delivery.send_new
 

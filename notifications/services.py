@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.models import Notification
+from notifications.signals import notification_opened
 
 
 def mark_opened(notification_id: int, *, user_id: str) -> datetime | None:
@@ -18,4 +20,10 @@ def mark_opened(notification_id: int, *, user_id: str) -> datetime | None:
     )
     if not updated:
         return None
-    return Notification.objects.filter(pk=notification_id).values_list("opened_at", flat=True).first()
+    row = Notification.objects.filter(pk=notification_id).values_list("opened_at", "source", "source_ref").first()
+    if row is None:
+        return None
+    opened_at, source, source_ref = row
+    # Campaigns show the new open rate on their open pages (campaigns.receivers: one Redis write).
+    transaction.on_commit(lambda: notification_opened.send(Notification, source=source, source_ref=source_ref))
+    return opened_at

@@ -1,26 +1,11 @@
-"""Caps Administrators tune, and Support's page for one shopper: "why didn't I get it?"."""
+"""Caps Administrators tune, and shoppers' stored preferences (Support's shopper page: support/views.py)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 
-from devices.models import Device
-from notifications.models import DeliveryStatus, Notification
 from preferences.models import FrequencyCap, Preference
-from preferences.selectors import cap_usage, preferences_for
-
-RECENT_NOTIFICATIONS = 50
-
-
-# The shopper page shows a shopper's devices (push tokens) and every delivery: Support's and Administrators'
-# (who read the delivery log), not Marketers'.
-SHOPPER_PAGE_PERMISSION = "notifications.view_delivery"
 
 
 @admin.register(FrequencyCap)
@@ -56,50 +41,5 @@ class PreferenceAdmin(admin.ModelAdmin):
     def shopper_link(self, preference: Preference) -> str:
         from django.utils.html import format_html
 
-        url = reverse("admin:preferences_shopper") + f"?user_id={preference.user_id}"
+        url = reverse("support:shopper") + f"?user_id={preference.user_id}"  # support/views.py
         return format_html("<a href='{}'>shopper page</a>", url)
-
-    def get_urls(self) -> list[URLPattern]:
-        return [
-            path("shopper/", self.admin_site.admin_view(self.shopper_view), name="preferences_shopper"),
-            *super().get_urls(),
-        ]
-
-    def shopper_view(self, request: HttpRequest) -> HttpResponse:
-        """One shopper: devices, preferences, caps used, and recent notifications with what happened and why."""
-        if not request.user.has_perm(SHOPPER_PAGE_PERMISSION):
-            raise PermissionDenied
-        user_id = request.GET.get("user_id", "").strip()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Shopper {user_id}" if user_id else "Look up a shopper",
-            "user_id": user_id,
-            "opts": self.model._meta,
-        }
-        if user_id:
-            notifications = (
-                Notification.objects.filter(user_id=user_id)
-                .annotate(
-                    delivered=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DELIVERED)),
-                    devices=Count("deliveries"),
-                )
-                .order_by("-created_at")[:RECENT_NOTIFICATIONS]
-            )
-            preference = preferences_for([user_id])[user_id]
-            context.update(
-                devices=Device.objects.filter(user_id=user_id).order_by("-is_active", "-last_seen_at"),
-                preference=preference,
-                categories=[(c, preference.wants(c)) for c in _categories()],
-                stored_preference=Preference.objects.filter(user_id=user_id).first(),
-                caps=cap_usage(user_id),
-                notifications=notifications,
-            )
-        elif "user_id" in request.GET:
-            return redirect(reverse("admin:preferences_shopper"))
-        return TemplateResponse(request, "admin/preferences/shopper.html", context)
-
-
-def _categories() -> list[str]:
-    from django.conf import settings
-
-    return list(settings.NOTIFICATION_CATEGORIES)

@@ -68,21 +68,3 @@ def active_caps() -> list[tuple[int, int]]:
 
 def zone_of(name: str) -> ZoneInfo:
     return ZoneInfo(name or settings.QUIET_HOURS_DEFAULT_TIMEZONE)
-
-
-@dataclass(frozen=True)
-class CapUsage:
-    name: str
-    window_seconds: int
-    max_pushes: int
-    used: int
-
-
-def cap_usage(user_id: str) -> list[CapUsage]:
-    """Each active cap and how much of it the shopper has used up to now."""
-    from protection import frequency
-
-    caps = list(FrequencyCap.objects.filter(is_active=True).order_by("window"))
-    windows = [int(cap.window.total_seconds()) for cap in caps]
-    used = frequency.counts(user_id, windows) if windows else {}
-    return [CapUsage(cap.name, w, cap.max_pushes, used.get(w, 0)) for cap, w in zip(caps, windows, strict=True)]

@@ -24,36 +24,44 @@ from config.redis_client import client
 
 # KEYS: each user's caps set, then that user's de-duplication keys. ARGV[1]: JSON list of users:
 # {"k": index into KEYS of the caps set, "w": longest window (ms), "items": [{"id", "caps": [[window_ms, max], ...]
-# or [], "d": index into KEYS or 0, "ttl": ms}, ...]}. Returns one verdict per item, in order: "ok",
+# or [], "d": index into KEYS or 0, "ttl": ms}, ...]}. ARGV[2]: "1" for a dry run (the same verdicts, nothing written:
+# the items allowed are counted in a local tally instead of the set). Returns one verdict per item, in order: "ok",
 # "duplicate:<id>" or "capped:<window_ms>:<max>".
 _DECIDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local verdicts = {}
+local dry = ARGV[2] == '1'
+local taken = {}  -- a dry run's de-duplication keys taken within this call
 for _, user in ipairs(cjson.decode(ARGV[1])) do
   local caps_key = KEYS[user.k]
+  local tally = 0
   for _, item in ipairs(user.items) do
     local id = tostring(item.id)
     local verdict = 'ok'
     local dedup = nil
     if item.d > 0 then dedup = KEYS[item.d] end
     if dedup then
-      local holder = redis.call('GET', dedup)
+      local holder = taken[dedup] or redis.call('GET', dedup)
       if holder and holder ~= id then verdict = 'duplicate:' .. holder end
     end
     if verdict == 'ok' and #item.caps > 0 and not redis.call('ZSCORE', caps_key, id) then
       for _, cap in ipairs(item.caps) do
-        if redis.call('ZCOUNT', caps_key, now - cap[1], '+inf') >= cap[2] then
+        if redis.call('ZCOUNT', caps_key, now - cap[1], '+inf') + tally >= cap[2] then
           verdict = 'capped:' .. cap[1] .. ':' .. cap[2]
           break
         end
       end
-      if verdict == 'ok' then redis.call('ZADD', caps_key, now, id) end
+      if verdict == 'ok' then
+        if dry then tally = tally + 1 else redis.call('ZADD', caps_key, now, id) end
+      end
     end
-    if verdict == 'ok' and dedup then redis.call('SET', dedup, id, 'PX', item.ttl) end
+    if verdict == 'ok' and dedup then
+      if dry then taken[dedup] = id else redis.call('SET', dedup, id, 'PX', item.ttl) end
+    end
     verdicts[#verdicts + 1] = verdict
   end
-  if user.w > 0 then
+  if user.w > 0 and not dry then
     redis.call('ZREMRANGEBYSCORE', caps_key, '-inf', now - user.w)
     redis.call('PEXPIRE', caps_key, user.w)
   end
@@ -84,10 +92,14 @@ def caps_key(user_id: str) -> str:
     return f"{PREFIX}:caps:{user_id}"
 
 
-def decide(candidates: Sequence[Candidate], *, per_user: bool | None = None) -> dict[int, Decision]:
+def decide(
+    candidates: Sequence[Candidate], *, per_user: bool | None = None, dry_run: bool = False
+) -> dict[int, Decision]:
     """Count the allowed candidates against their caps and take their de-duplication keys; one round trip.
 
     `per_user`: one script call per user instead of one for the batch (default: only on Redis Cluster).
+    `dry_run`: the same decisions by the same script, but nothing counted, taken or expired (a campaign's
+    launch review estimates what would be held back).
     """
     by_user: dict[str, list[Candidate]] = {}
     for candidate in candidates:
@@ -103,7 +115,7 @@ def decide(candidates: Sequence[Candidate], *, per_user: bool | None = None) -> 
     pipe = redis_client.pipeline(transaction=False)
     for call in calls:
         keys, users = _script_input(call)
-        script(keys=keys, args=[json.dumps(users)], client=pipe)
+        script(keys=keys, args=[json.dumps(users), "1" if dry_run else "0"], client=pipe)
     decisions: dict[int, Decision] = {}
     for call, verdicts in zip(calls, pipe.execute(), strict=True):
         for item, raw in zip((item for _, items in call for item in items), verdicts, strict=True):

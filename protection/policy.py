@@ -47,8 +47,13 @@ def judge(
     devices: Mapping[str, Sequence[DeviceTarget]],
     *,
     now: datetime | None = None,
+    dry_run: bool = False,
 ) -> dict[int, Verdict]:
-    """A verdict for each notification (all of whose users have devices); counts the ones allowed through."""
+    """A verdict for each notification (all of whose users have devices); counts the ones allowed through.
+
+    `dry_run`: the same verdicts, but nothing is counted against the caps and no de-duplication key is
+    taken: what the sender would decide now, for a campaign's launch review (campaigns.review).
+    """
     now = now or timezone.now()
     preferences = preferences_for(n.user_id for n in notifications)
     # Only marketing pushes are capped: a batch of order updates needs no caps read.
@@ -80,7 +85,7 @@ def judge(
                 dedup_seconds=notification.dedup_seconds,
             )
         )
-    for candidate, decision in _decided(candidates):
+    for candidate, decision in _decided(candidates, dry_run=dry_run):
         if decision.allowed:
             verdicts[candidate.notification_id] = Verdict(SEND)
         elif decision.duplicate_of is not None:
@@ -100,10 +105,12 @@ def judge(
     return verdicts
 
 
-def _decided(candidates: list[frequency.Candidate]) -> list[tuple[frequency.Candidate, frequency.Decision]]:
+def _decided(
+    candidates: list[frequency.Candidate], *, dry_run: bool = False
+) -> list[tuple[frequency.Candidate, frequency.Decision]]:
     if not candidates:
         return []
-    decisions = frequency.decide(candidates)
+    decisions = frequency.decide(candidates, dry_run=dry_run)
     return [(c, decisions[c.notification_id]) for c in candidates]
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from templates.forms import MessageTemplateForm, TranslationForm, TranslationFormSet
 from templates.models import MessageTemplate, TemplateTranslation
-from templates.preview import preview
+from templates.preview import answer
 
 
 class TranslationInline(admin.TabularInline):
@@ -90,4 +90,5 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return JsonResponse(
                 {"ok": False, "field": "", "error": "The preview request is not an object."}, status=400
             )
-        return JsonResponse(preview(form))
+        result, status = answer(form)
+        return JsonResponse(result, status=status)

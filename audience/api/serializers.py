@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from audience.conditions import ATTRIBUTE_NAME
@@ -24,8 +25,9 @@ def validate_attributes(value: Any) -> dict[str, Any]:
     return value
 
 
+@extend_schema_serializer(description="The shopper's attributes, replacing those stored; unknown fields are refused.")
 class AttributesSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The shopper attributes to merge into the profile; unknown fields are refused."""
+    """The PUT body; validate_attributes is shared with events' `attributes`, which are merged instead."""
 
     attributes = JSONObjectField(
         validators=[validate_attributes],

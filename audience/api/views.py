@@ -1,3 +1,8 @@
+"""Services tell Pushcart what they know of a shopper (API key with `attributes:write`), for segments.
+
+What API clients read is in the extend_schema; config.api_docs adds the authentication, scope and curl.
+"""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -17,8 +22,11 @@ class UserAttributesView(PushcartAPIView):
 
     @extend_schema(
         summary="Set a shopper's attributes (service)",
-        description="Replaces the shopper's attributes; segments select on them. Events may also carry "
-        "`attributes`, which are merged in.",
+        description=(
+            "Replaces everything known of the shopper (city, favourite categories, lifetime orders…) with "
+            "`attributes`; campaign segments select shoppers on them. Attribute names are letters, digits and `_`. "
+            "Events may also carry `attributes`, which are merged in rather than replacing."
+        ),
         request=AttributesSerializer,
         examples=[
             OpenApiExample(
@@ -32,9 +40,33 @@ class UserAttributesView(PushcartAPIView):
                     }
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Stored",
+                value={
+                    "user_id": "shopper-1",
+                    "attributes": {
+                        "city": "Berlin",
+                        "favourite_categories": ["dairy", "bakery"],
+                        "lifetime_orders": 42,
+                        "last_order_date": "2026-11-20",
+                    },
+                    "updated_at": "2026-11-30T09:00:00.000000Z",
+                },
+                response_only=True,
+            ),
         ],
-        responses={200: ProfileSerializer, **error_responses(400, 401, 403, 413, 429)},
+        responses={
+            200: ProfileSerializer,
+            **error_responses(
+                400,
+                401,
+                403,
+                413,
+                429,
+                invalid={"attributes": ["'home city' is not an attribute name (letters, digits, _)."]},
+            ),
+        },
         tags=["audience"],
     )
     def put(self, request: Request, user_id: str) -> Response:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from config.api import StrictCharField, StrictFieldsMixin
@@ -46,8 +47,11 @@ class AppVersionField(StrictCharField):
         )
 
 
+@extend_schema_serializer(
+    description="The subscription's keys, base64url: `p256dh` a 65-byte P-256 point, `auth` 16 bytes."
+)
 class WebPushKeysSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The subscription's keys, base64url: `p256dh` a 65-byte P-256 point, `auth` 16 bytes."""
+    """Checks each key's encoding and decoded length (devices.validation), so encryption can't fail later."""
 
     p256dh = serializers.CharField(max_length=128)
     auth = serializers.CharField(max_length=64)
@@ -59,8 +63,9 @@ class WebPushKeysSerializer(StrictFieldsMixin, serializers.Serializer):
         return _django_validator(lambda v: validation.validate_web_push_key(v, decoded_length=16, name="auth"))(value)
 
 
+@extend_schema_serializer(description="The browser's PushSubscription, as `subscription.toJSON()` gives it.")
 class WebPushSubscriptionSerializer(StrictFieldsMixin, serializers.Serializer):
-    """A browser's PushSubscription, as `subscription.toJSON()` gives it."""
+    """Keeps `expirationTime` only to accept toJSON()'s output as it is; the endpoint is checked against SSRF."""
 
     endpoint = serializers.URLField(max_length=MAX_TOKEN_LENGTH)
     keys = WebPushKeysSerializer()
@@ -74,15 +79,19 @@ class WebPushSubscriptionSerializer(StrictFieldsMixin, serializers.Serializer):
         return value
 
 
+@extend_schema_serializer(
+    description=(
+        "A device to register. Rules across fields (each refused with 400 naming the field):\n\n"
+        "- `platform` `android` or `ios`: `token` is required, `web_push` is refused.\n"
+        "- `platform` `web`: `web_push` is required; `token` may be left out, and if sent must equal "
+        "`web_push.endpoint`.\n"
+        "- `provider` must suit the platform: android → fcm; ios → apns or fcm; web → webpush.\n"
+        "- Unknown fields are refused."
+    )
+)
 class DeviceRegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
-    """A device to register. Rules across fields (each refused with 400 naming the field):
-
-    - `platform` `android` or `ios`: `token` is required, `web_push` is refused.
-    - `platform` `web`: `web_push` is required; `token` may be left out, and if sent must equal
-      `web_push.endpoint`.
-    - `provider` must suit the platform: android → fcm; ios → apns or fcm; web → webpush.
-    - Unknown fields are refused.
-    """
+    """`validate` turns a web subscription into the device's token (its endpoint) and its two keys, as
+    services.register_device takes them, and checks native tokens; the cross-field rules are in the schema."""
 
     platform = serializers.ChoiceField(choices=Platform.choices)
     token = serializers.CharField(
@@ -132,8 +141,12 @@ class DeviceRegistrationSerializer(StrictFieldsMixin, serializers.Serializer):
         return attrs
 
 
+@extend_schema_serializer(
+    description="What to change on a device: at least one of `locale`, `timezone`, `app_version`; "
+    "unknown fields are refused."
+)
 class DeviceUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
-    """What to change on a device: at least one of `locale`, `timezone`, `app_version`; unknown fields are refused."""
+    """The fields services.update_device may change; an empty body is refused rather than a no-op."""
 
     locale = LocaleField(required=False)
     timezone = TimeZoneField(required=False)

@@ -1,4 +1,6 @@
-"""The app's device endpoints: register/refresh, list, update, unregister its own devices."""
+"""The device endpoints: the app registers, lists, updates and unregisters its shopper's own devices; services
+read a shopper's devices. What API clients read is in each extend_schema (config.api_docs adds auth and curl).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from rest_framework.response import Response
 from accounts.authentication import AppUserJWTAuthentication, ServiceApiKeyAuthentication
 from accounts.permissions import IsAppUser, require_scope
 from config.api import PushcartAPIView, error_responses
+from config.api_docs import EXAMPLE_TOKEN
 from devices import selectors, services
 from devices.api.serializers import (
     DeviceRegistrationSerializer,
@@ -21,6 +24,7 @@ from devices.models import Device
 
 
 class AppUserAPIView(PushcartAPIView):
+    # The app's endpoints: the caller is the shopper a JWT names (request.user.id).
     authentication_classes = [AppUserJWTAuthentication]
     permission_classes = [IsAppUser]
 
@@ -30,7 +34,7 @@ REGISTER_EXAMPLES = [
         "Android (FCM)",
         value={
             "platform": "android",
-            "token": "fMEP0vJqS0yq3Lc1:APA91bHqL-example",
+            "token": EXAMPLE_TOKEN,
             "app_id": "shop.grocery.app",
             "locale": "en-GB",
             "timezone": "Europe/London",
@@ -55,13 +59,43 @@ REGISTER_EXAMPLES = [
         request_only=True,
     ),
 ]
+DEVICE = {
+    "token": EXAMPLE_TOKEN,
+    "platform": "android",
+    "provider": "fcm",
+    "app_id": "shop.grocery.app",
+    "locale": "en-GB",
+    "timezone": "Europe/London",
+    "app_version": "4.12.0",
+    "created_at": "2026-11-30T09:00:00.000000Z",
+    "last_seen_at": "2026-11-30T09:00:00.000000Z",
+}
+REGISTERED_EXAMPLES = [
+    OpenApiExample(
+        "Registered (a new token)",
+        value={"device": DEVICE, "registration": "created", "replaced": False},
+        response_only=True,
+        status_codes=[201],
+    ),
+    OpenApiExample(
+        "Refreshed (a known token)",
+        value={
+            "device": {**DEVICE, "last_seen_at": "2026-12-01T18:30:00.000000Z"},
+            "registration": "refreshed",
+            "replaced": False,
+        },
+        response_only=True,
+        status_codes=[200],
+    ),
+]
 
 
 class DeviceListCreateView(AppUserAPIView):
     @extend_schema(
         operation_id="devices_list",
         summary="List my devices",
-        description="The caller's active devices, most recently seen first.",
+        description="The shopper's active devices, most recently seen first.",
+        examples=[OpenApiExample("One Android phone", value=DEVICE, response_only=True)],
         responses={200: DeviceSerializer(many=True), **error_responses(401, 403, 429)},
         tags=["devices"],
     )
@@ -73,20 +107,20 @@ class DeviceListCreateView(AppUserAPIView):
         operation_id="devices_register",
         summary="Register or refresh a push token",
         description=(
-            "Idempotent on the token. A new token answers 201; a known one 200, refreshed "
-            "(and reactivated if it was deactivated). A token registered before by another "
-            "user moves to the caller: the phone changed hands. Call it whenever the app "
-            "starts or its token changes; pass `replaces` with the old token on a token change. "
-            "A web device's endpoint must be an https URL of a known push service (WEB_PUSH_ALLOWED_ORIGINS). "
-            "A shopper has at most DEVICE_MAX_ACTIVE_PER_USER (default 20) active devices: one more is "
-            "refused with 400 `too_many_devices`."
+            "Call it whenever the app starts or its push token changes; it is idempotent on the token. A new "
+            "token answers 201; a known one 200, refreshed (and reactivated if it had been turned off). A token "
+            "registered before by another shopper moves to the caller: the phone changed hands. On a token "
+            "change, pass the old token as `replaces`. A web device sends its PushSubscription as `web_push`; "
+            "its endpoint must be an https URL of a known push service (the deployment's "
+            "`WEB_PUSH_ALLOWED_ORIGINS`). A shopper has at most 20 active devices by default "
+            "(`DEVICE_MAX_ACTIVE_PER_USER`): one more is refused with 400 `too_many_devices`."
         ),
         request=DeviceRegistrationSerializer,
-        examples=REGISTER_EXAMPLES,
+        examples=[*REGISTER_EXAMPLES, *REGISTERED_EXAMPLES],
         responses={
             201: RegistrationAnswerSerializer,
             200: RegistrationAnswerSerializer,
-            **error_responses(400, 401, 403, 413, 429),
+            **error_responses(400, 401, 403, 413, 429, invalid={"token": ["This field is required."]}),
         },
         tags=["devices"],
     )
@@ -116,11 +150,28 @@ class DeviceDetailView(AppUserAPIView):
     @extend_schema(
         operation_id="devices_update",
         summary="Update my device",
-        description="Change the locale, time zone or app version of one of the caller's devices.",
+        description=(
+            "Change the locale, time zone or app version of one of the shopper's devices (send at least one). "
+            "Another shopper's token, or an unknown one, answers 404."
+        ),
         parameters=[TOKEN_PARAMETER],
         request=DeviceUpdateSerializer,
-        examples=[OpenApiExample("New time zone", value={"timezone": "America/New_York"}, request_only=True)],
-        responses={200: DeviceSerializer, **error_responses(400, 401, 403, 404, 413, 429)},
+        examples=[
+            OpenApiExample("New time zone", value={"timezone": "America/New_York"}, request_only=True),
+            OpenApiExample("Updated", value={**DEVICE, "timezone": "America/New_York"}, response_only=True),
+        ],
+        responses={
+            200: DeviceSerializer,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                413,
+                429,
+                invalid={"timezone": ["'Europe/Atlantis' is not an IANA time zone such as 'Europe/London'."]},
+            ),
+        },
         tags=["devices"],
     )
     def patch(self, request: Request, token: str) -> Response:
@@ -135,9 +186,15 @@ class DeviceDetailView(AppUserAPIView):
     @extend_schema(
         operation_id="devices_unregister",
         summary="Unregister my device",
-        description="The device gets no more pushes (the user signed out or turned pushes off).",
+        description=(
+            "The device gets no more pushes: call it when the shopper signs out or turns pushes off. Answers 204 "
+            "with no body; another shopper's token, or an unknown one, answers 404."
+        ),
         parameters=[TOKEN_PARAMETER],
-        responses={204: None, **error_responses(400, 401, 403, 404, 429)},
+        responses={
+            204: None,
+            **error_responses(400, 401, 403, 404, 429, invalid={"token": ["Contains %00 (NUL) or a lone surrogate."]}),
+        },
         tags=["devices"],
     )
     def delete(self, request: Request, token: str) -> Response:
@@ -154,7 +211,7 @@ def _not_found() -> Response:
 
 
 class UserDevicesView(PushcartAPIView):
-    """For business services: a user's active devices (API key with `devices:read`)."""
+    """Any shopper's devices, for API keys with the `devices:read` scope (support tools, the order service)."""
 
     authentication_classes = [ServiceApiKeyAuthentication]
     permission_classes = [require_scope("devices:read")]
@@ -162,8 +219,12 @@ class UserDevicesView(PushcartAPIView):
     @extend_schema(
         operation_id="users_devices_list",
         summary="List a user's devices (service)",
-        description="The user's active devices, for business services and support tools.",
-        responses={200: DeviceSerializer(many=True), **error_responses(400, 401, 403, 429)},
+        description=("The shopper's active devices, most recently seen first (an empty list for a shopper with none)."),
+        examples=[OpenApiExample("One Android phone", value=DEVICE, response_only=True)],
+        responses={
+            200: DeviceSerializer(many=True),
+            **error_responses(400, 401, 403, 429, invalid={"user_id": ["Is 300 characters long; at most 255."]}),
+        },
         tags=["devices"],
     )
     def get(self, request: Request, user_id: str) -> Response:

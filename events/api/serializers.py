@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from audience.api.serializers import validate_attributes
@@ -14,15 +15,21 @@ from events.ingest import IncomingEvent
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 
+@extend_schema_serializer(
+    description="One business event about one shopper. `type` and `data` decide what the trigger rules do "
+    "(see the event types on `POST /api/v1/events/`); unknown fields are refused."
+)
 class EventSerializer(StrictFieldsMixin, serializers.Serializer):
-    """One event from a business service; unknown fields are refused."""
+    """Validates one event of the REST body or of a Kafka message (events.kafka) alike; to_event() makes it
+    an IncomingEvent for events.ingest."""
 
     # A RegexField, so that the schema declares the pattern too.
     type = serializers.RegexField(
         EVENT_TYPE,
         max_length=64,
         error_messages={"invalid": "Lower-case letters, digits and _ . - only, starting with a letter."},
-        help_text="e.g. `order_status_changed`, `cart_updated`.",
+        help_text="What happened, e.g. `order_status_changed`, `cart_updated`: lower-case letters, digits and "
+        "`_ . -`, starting with a letter.",
     )
     user_id = serializers.CharField(max_length=255, help_text="The shopper the event is about.")
     idempotency_key = StrictCharField(
@@ -58,8 +65,12 @@ class EventSerializer(StrictFieldsMixin, serializers.Serializer):
         )
 
 
+@extend_schema_serializer(
+    description="Several events at once; one bad event refuses the whole batch (its errors are named "
+    "`events.<index>.<field>`)."
+)
 class EventBatchSerializer(StrictFieldsMixin, serializers.Serializer):
-    """Several events at once; one bad event refuses the whole batch (its errors are named `events.<index>.<field>`)."""
+    """The batch form of the body; the view tells the two forms apart by an `events` key."""
 
     events = EventSerializer(
         many=True,

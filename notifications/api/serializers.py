@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from config.api import StrictCharField, StrictFieldsMixin, validate_storable_json
@@ -16,7 +17,7 @@ MAX_AUDIENCE = 1000
 
 
 class StringValueField(serializers.CharField):
-    """A string, and only a string: FCM refuses other data values, so saying so here beats failing later."""
+    # A string, and only a string: FCM refuses other data values, so saying so here beats failing later.
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -24,15 +25,19 @@ class StringValueField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_serializer(
+    description=(
+        "A notification to send. Rules across fields (each refused with 400 naming the field):\n\n"
+        "- Exactly one of `user_id` and `user_ids` (a non-empty list).\n"
+        "- `send_at` may not lie in the past (beyond a small tolerance for clock skew).\n"
+        "- The push built from `title`, `body`, `image`, `deep_link` and `data` must fit the providers' payload "
+        "limit (about 4 KB); if not, `body` is named.\n"
+        "- Unknown fields are refused."
+    )
+)
 class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    """A notification to send. Rules across fields (each refused with 400 naming the field):
-
-    - Exactly one of `user_id` and `user_ids` (a non-empty list).
-    - `send_at` may not lie in the past (beyond a small tolerance for clock skew).
-    - The push message built from `title`, `body`, `image`, `deep_link` and `data` must fit the providers'
-      payload limit; if not, `body` is named.
-    - Unknown fields are refused.
-    """
+    """`validate` leaves `recipients` (a list) and `content` (notifications.records.Content), which is
+    size-checked as every provider will encode it, for create_notifications."""
 
     user_id = serializers.CharField(max_length=255, required=False, help_text="One recipient…")
     user_ids = serializers.ListField(

@@ -1,3 +1,8 @@
+"""Notifications: services send them (API key), the app reports the ones its shopper opened (JWT).
+
+What API clients read is in each extend_schema; config.api_docs adds the authentication, scope and curl.
+"""
+
 from __future__ import annotations
 
 from django.http import Http404
@@ -9,6 +14,7 @@ from rest_framework.response import Response
 from accounts.authentication import AppUserJWTAuthentication, ServiceApiKeyAuthentication
 from accounts.permissions import IsAppUser, require_scope
 from config.api import PushcartAPIView, error_responses
+from config.api_docs import unwrap
 from notifications import services
 from notifications.api.serializers import (
     NotificationCreatedSerializer,
@@ -28,9 +34,11 @@ class NotificationCreateView(PushcartAPIView):
         operation_id="notifications_send",
         summary="Send a notification (service)",
         description=(
-            "Queues one notification per user and answers 202 at once; workers send it to each of the "
-            "user's active devices. A user without an active device gets a notification marked `no_device`. "
-            "With `idempotency_key`, a repeat answers as the first call did and sends nothing."
+            "Queues one notification per shopper (`user_id`, or up to 1,000 `user_ids`) and answers 202 at "
+            "once; workers send it to each of the shopper's active devices, in the shopper's preferences, "
+            "quiet hours and frequency caps. A shopper without an active device gets a notification marked "
+            "`no_device`. `send_at` sends it later. With `idempotency_key`, a repeat answers as the first call "
+            "did and sends nothing."
         ),
         request=NotificationCreateSerializer,
         examples=[
@@ -47,9 +55,17 @@ class NotificationCreateView(PushcartAPIView):
                 },
                 request_only=True,
             ),
-            OpenApiExample("Accepted", value={"notification_ids": [101], "status": "pending"}, response_only=True),
+            OpenApiExample(
+                "Accepted",
+                value={"notification_ids": [101], "status": "pending"},
+                response_only=True,
+                status_codes=[202],
+            ),
         ],
-        responses={202: NotificationCreatedSerializer, **error_responses(400, 401, 403, 413, 429)},
+        responses={
+            202: NotificationCreatedSerializer,
+            **error_responses(400, 401, 403, 413, 429, invalid={"category": ['"offers" is not a valid choice.']}),
+        },
         tags=["notifications"],
     )
     def post(self, request: Request) -> Response:
@@ -68,6 +84,93 @@ class NotificationCreateView(PushcartAPIView):
         return Response(created.as_answer(), status=status.HTTP_202_ACCEPTED)
 
 
+# The app-side call on each platform, in the platform's own language: the open is reported where the app
+# learns that the shopper tapped the push.
+KOTLIN_SAMPLE = f"""\
+// Android: in the Activity the notification opens (FCM puts the push's `data` in the intent's extras).
+val notificationId = intent.getStringExtra("{NOTIFICATION_ID_KEY}") ?: return
+val request = Request.Builder()
+    .url("https://pushcart.example/api/v1/notifications/$notificationId/opened/")
+    .header("Authorization", "Bearer $shopperJwt")
+    .post(ByteArray(0).toRequestBody())
+    .build()
+okHttpClient.newCall(request).enqueue(callback)  // OkHttp; 200 and 404 both mean: nothing more to do"""
+
+SWIFT_SAMPLE = f"""\
+// iOS: in your UNUserNotificationCenterDelegate.
+func userNotificationCenter(_ center: UNUserNotificationCenter, didReceive response: UNNotificationResponse,
+                            withCompletionHandler completionHandler: @escaping () -> Void) {{
+    let userInfo = response.notification.request.content.userInfo
+    if let notificationId = userInfo["{NOTIFICATION_ID_KEY}"] as? String {{
+        let url = URL(string: "https://pushcart.example/api/v1/notifications/\\(notificationId)/opened/")!
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \\(shopperJwt)", forHTTPHeaderField: "Authorization")
+        URLSession.shared.dataTask(with: request).resume()
+    }}
+    completionHandler()
+}}"""
+
+JAVASCRIPT_SAMPLE = f"""\
+// Web: in the service worker. Keep the push's `data` on the notification, report the open on click.
+self.addEventListener("push", (event) => {{
+  const push = event.data.json();
+  event.waitUntil(self.registration.showNotification(push.title, {{ body: push.body, data: push.data }}));
+}});
+self.addEventListener("notificationclick", (event) => {{
+  const id = event.notification.data.{NOTIFICATION_ID_KEY};
+  event.waitUntil(
+    shopperJwt().then((jwt) =>  // your own: e.g. read from IndexedDB, where the page stored it
+      fetch(`/api/v1/notifications/${{id}}/opened/`, {{
+        method: "POST",
+        headers: {{ Authorization: `Bearer ${{jwt}}` }},
+      }})
+    )
+  );
+}});"""
+
+APP_SIDE_SAMPLES = [
+    {"lang": "Kotlin", "label": "Android", "source": KOTLIN_SAMPLE},
+    {"lang": "Swift", "label": "iOS", "source": SWIFT_SAMPLE},
+    {"lang": "JavaScript", "label": "Web (service worker)", "source": JAVASCRIPT_SAMPLE},
+]
+
+OPENED_DESCRIPTION = unwrap(f"""\
+Call it when the shopper opens (taps) a push. Every push carries its notification's id as the string
+`{NOTIFICATION_ID_KEY}`:
+
+- **Android (FCM)**: in the message's `data` (`remoteMessage.data["{NOTIFICATION_ID_KEY}"]`, or the extras of the
+  intent that opens the app from the notification).
+- **iOS (APNs)**: a custom key of the payload beside `aps` (`userInfo["{NOTIFICATION_ID_KEY}"]`).
+- **Web Push**: in the `data` object of the JSON the service worker receives
+  (`event.data.json().data.{NOTIFICATION_ID_KEY}`); pass it on to the notification to read it in
+  `notificationclick`. Pushcart sends no CORS headers, so the service worker calls it on its own origin
+  (the shop's web server forwards `/api/v1/notifications/` to Pushcart).
+
+Only the recipient can mark it (anyone else: 404); repeating the call changes nothing (the first time is kept).
+Opens feed a campaign's open rate and A/B results.
+
+**The app-side call**
+
+Android (Kotlin, OkHttp):
+
+```kotlin
+{KOTLIN_SAMPLE}
+```
+
+iOS (Swift):
+
+```swift
+{SWIFT_SAMPLE}
+```
+
+Web (service worker):
+
+```javascript
+{JAVASCRIPT_SAMPLE}
+```""")
+
+
 class NotificationOpenedView(PushcartAPIView):
     authentication_classes = [AppUserJWTAuthentication]
     permission_classes = [IsAppUser]
@@ -75,28 +178,13 @@ class NotificationOpenedView(PushcartAPIView):
     @extend_schema(
         operation_id="notifications_opened",
         summary="Report a push opened (app)",
-        description=(
-            "Call it when the shopper opens (taps) a push. Every push carries its notification's id as the string "
-            f"`{NOTIFICATION_ID_KEY}`:\n\n"
-            f'- **Android (FCM)**: in the message\'s `data` (`remoteMessage.data["{NOTIFICATION_ID_KEY}"]`, or the '
-            "extras of the intent that opens the app from the notification).\n"
-            f'- **iOS (APNs)**: a custom key of the payload beside `aps` (`userInfo["{NOTIFICATION_ID_KEY}"]`).\n'
-            f"- **Web Push**: in the `data` object of the JSON the service worker receives "
-            f"(`event.data.json().data.{NOTIFICATION_ID_KEY}`); pass it on to the notification to read it in "
-            "`notificationclick`.\n\n"
-            "The app calls, with the shopper's JWT:\n\n"
-            "```sh\n"
-            "curl -X POST http://127.0.0.1:8000/api/v1/notifications/$NOTIFICATION_ID/opened/ \\\n"
-            '  -H "Authorization: Bearer $JWT"\n'
-            "```\n\n"
-            "Only the recipient can mark it (anyone else: 404); repeating the call changes nothing (the first "
-            "time is kept). Opens feed a campaign's open rate and A/B results."
-        ),
+        description=OPENED_DESCRIPTION,
         request=None,
         examples=[
             OpenApiExample("Opened", value={"id": 101, "opened_at": "2026-11-30T09:15:02.123456Z"}, response_only=True),
         ],
         responses={200: OpenedSerializer, **error_responses(401, 404, 429)},
+        extensions={"x-codeSamples": APP_SIDE_SAMPLES},
         tags=["notifications"],
     )
     def post(self, request: Request, notification_id: int) -> Response:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from config.api import StrictFieldsMixin
@@ -34,8 +34,12 @@ class ClockTimeField(serializers.TimeField):
         super().__init__(format="%H:%M", input_formats=TIME_FORMATS, **kwargs)
 
 
+@extend_schema_serializer(
+    description="Quiet hours: from `start` to `end` (which may be past midnight), in the shopper's time zone. "
+    "Marketing pushes wait for their end; order updates don't."
+)
 class QuietHoursSerializer(StrictFieldsMixin, serializers.Serializer):
-    """Quiet hours: from `start` to `end` (which may be past midnight), in the shopper's time zone."""
+    """Both directions: PreferencesSerializer.of() answers strings, requests parse into times."""
 
     enabled = serializers.BooleanField(required=False)
     start = ClockTimeField(required=False)
@@ -48,8 +52,11 @@ class CategoryStateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["transactional", "marketing"])
 
 
+@extend_schema_serializer(
+    description="The shopper's notification preferences: each category on or off, quiet hours and their time zone."
+)
 class PreferencesSerializer(serializers.Serializer):
-    """What GET answers."""
+    """The answer of GET and PUT, built by of() from a selectors.EffectivePreference (defaults filled in)."""
 
     user_id = serializers.CharField()
     categories = serializers.DictField(child=CategoryStateSerializer())
@@ -77,8 +84,9 @@ class PreferencesSerializer(serializers.Serializer):
         }
 
 
+@extend_schema_serializer(description="What to change; anything left out keeps its current value.")
 class PreferencesUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
-    """What PUT takes: anything left out keeps its current value."""
+    """PUT's body, partial by design: the view passes None for what is absent (services.update_preferences)."""
 
     categories = serializers.DictField(
         child=serializers.BooleanField(), required=False, help_text='Category → on/off, e.g. {"promotions": false}.'

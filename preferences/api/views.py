@@ -1,4 +1,7 @@
-"""The app's preference endpoints: a shopper reads and changes their own, and nobody else's."""
+"""The app's preference endpoints: a shopper reads and changes their own, and nobody else's.
+
+What API clients read is in each extend_schema; config.api_docs adds the authentication and curl.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +25,23 @@ UPDATE_EXAMPLE = OpenApiExample(
     },
     request_only=True,
 )
+PREFERENCES = {
+    "user_id": "shopper-1",
+    "categories": {
+        "order_updates": {"enabled": True, "mandatory": True, "kind": "transactional"},
+        "cart_reminders": {"enabled": True, "mandatory": False, "kind": "marketing"},
+        "promotions": {"enabled": False, "mandatory": False, "kind": "marketing"},
+        "restocks": {"enabled": True, "mandatory": False, "kind": "marketing"},
+        "price_drops": {"enabled": True, "mandatory": False, "kind": "marketing"},
+    },
+    "quiet_hours": {"enabled": True, "start": "22:00", "end": "07:30"},
+    "timezone": "Europe/Berlin",
+}
+ANSWER_EXAMPLE = OpenApiExample("The shopper's preferences", value=PREFERENCES, response_only=True)
 
 
 class PreferencesView(AppUserAPIView):
-    """`/preferences/` is the caller's; `/users/<user_id>/preferences/` answers 404 for anyone else's."""
+    """Served at two paths; _owner() makes the second one the caller's own or a 404."""
 
     def _owner(self, request: Request, user_id: str | None) -> str:
         if user_id is not None and user_id != request.user.id:
@@ -34,7 +50,16 @@ class PreferencesView(AppUserAPIView):
 
     @extend_schema(
         summary="Read the shopper's notification preferences (app)",
-        responses={200: PreferencesSerializer, **error_responses(400, 401, 404)},
+        description=(
+            "Each category on or off (mandatory ones can't be switched off), the quiet hours and the time zone "
+            "they follow. `/api/v1/users/<user_id>/preferences/` is the same for the caller's own user id, and 404 "
+            "for anyone else's."
+        ),
+        examples=[ANSWER_EXAMPLE],
+        responses={
+            200: PreferencesSerializer,
+            **error_responses(400, 401, 404, invalid={"user_id": ["Is 300 characters long; at most 255."]}),
+        },
         tags=["preferences"],
     )
     def get(self, request: Request, user_id: str | None = None) -> Response:
@@ -46,11 +71,21 @@ class PreferencesView(AppUserAPIView):
         description=(
             "Switch categories on or off, set quiet hours and the time zone they follow. Anything left out keeps "
             "its value. Mandatory categories (order updates) can't be switched off. Switching a category off also "
-            "withdraws its notifications that are not delivered yet."
+            "withdraws its notifications that are not delivered yet. Answers the preferences as they now are."
         ),
         request=PreferencesUpdateSerializer,
-        examples=[UPDATE_EXAMPLE],
-        responses={200: PreferencesSerializer, **error_responses(400, 401, 404)},
+        examples=[UPDATE_EXAMPLE, ANSWER_EXAMPLE],
+        responses={
+            200: PreferencesSerializer,
+            **error_responses(
+                400,
+                401,
+                404,
+                invalid={
+                    "categories.order_updates": ["This category is mandatory: order updates can't be switched off."]
+                },
+            ),
+        },
         tags=["preferences"],
     )
     def put(self, request: Request, user_id: str | None = None) -> Response:

@@ -77,6 +77,7 @@ def test_a_marketer_builds_tests_and_launches_an_ab_campaign(simulator, shop):
         page.click("text=Send a test")
         expect(page.locator(".messagelist")).to_contain_text("Test sent to ok-ios-browser")
         page.click("button[data-action=launch]")
+        page.click("button[data-confirm=launch]")  # the launch review's "Launch now"
         expect(page.locator(".messagelist")).to_contain_text("is now sending")
 
         # Live progress over the WebSocket, up to completed.

@@ -23,7 +23,7 @@ def test_the_shopper_page_shows_devices_preferences_caps_and_what_happened(clien
         submit(user_ids=["ana"], content=Content(title=title, body="b", category=category), source="api")
     submit(user_ids=["ana"], content=Content(title="Cheaper yoghurt", body="b", category="price_drops"), source="api")
     client.force_login(staff(roles.SUPPORT))
-    page = client.get("/admin/preferences/preference/shopper/", {"user_id": "ana"})
+    page = client.get("/admin/shopper/", {"user_id": "ana"})
     assert page.status_code == 200
     html = page.content.decode()
     assert "ok-ana-page" in html and "Europe/Berlin" in html
@@ -31,7 +31,7 @@ def test_the_shopper_page_shows_devices_preferences_caps_and_what_happened(clien
     assert "<strong>2</strong> of 2 — reached" in html  # per day
     assert "Frequency cap reached: 2 marketing push(es) per day." in html
     assert "The shopper switched off &#x27;price_drops&#x27; notifications." in html
-    assert html.count("Sent to its devices") == 2
+    assert html.count("Delivered to its device.") == 2  # the timeline says what each sent push did
     index = client.get("/admin/")
     assert "Look up a shopper" in index.content.decode()
 

@@ -27,11 +27,11 @@ pytestmark = pytest.mark.django_db
 
 def test_marketers_reach_neither_the_shopper_page_nor_push_tokens(client):
     client.force_login(staff(roles.MARKETERS))
-    assert client.get("/admin/preferences/preference/shopper/", {"user_id": "ana"}).status_code == 403
+    assert client.get("/admin/shopper/", {"user_id": "ana"}).status_code == 403
     assert client.get("/admin/devices/device/").status_code == 403
     assert "Look up a shopper" not in client.get("/admin/").content.decode()
     client.force_login(staff(roles.SUPPORT))
-    assert client.get("/admin/preferences/preference/shopper/", {"user_id": "ana"}).status_code == 200
+    assert client.get("/admin/shopper/", {"user_id": "ana"}).status_code == 200
     assert "Look up a shopper" in client.get("/admin/").content.decode()
 
 

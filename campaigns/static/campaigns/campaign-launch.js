@@ -6,7 +6,12 @@
   const launch = document.querySelector("button[data-action=launch]");
   const note = document.querySelector("[data-launch-note]");
   if (!form || !launch || !note || launch.disabled) return; // disabled already: the page of a failed save
-  const state = () => new URLSearchParams(new FormData(form)).toString();
+  // The composer's own controls (the preview's platform and language) are in the form but are not the campaign.
+  const state = () => {
+    const data = new FormData(form);
+    form.querySelectorAll("[data-composer] [name]").forEach((element) => data.delete(element.name));
+    return new URLSearchParams(data).toString();
+  };
   let loaded = null; // taken once the admin's own scripts (select2, inlines) have set the form up
 
   function check() {

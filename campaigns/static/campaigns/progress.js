@@ -1,4 +1,5 @@
-// Live campaign progress: numbers pushed over a WebSocket (channels, fed by the beat's broadcast).
+// Live campaign progress: numbers pushed over a WebSocket (channels, fed by the beat's broadcast), and the
+// results pushed on it passed on to results.js.
 (function () {
   "use strict";
   const panel = document.getElementById("campaign-progress");
@@ -23,7 +24,12 @@
   function connect() {
     const socket = new WebSocket(url);
     socket.onopen = () => { retry = 500; show("live").textContent = "● live"; };
-    socket.onmessage = (message) => render(JSON.parse(message.data));
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      // Results (rates, significance, chart) come on the same socket; results.js draws them.
+      if (data.results) document.dispatchEvent(new CustomEvent("campaign-results", { detail: data.results }));
+      else render(data);
+    };
     socket.onclose = () => {
       show("live").textContent = "reconnecting…";
       setTimeout(connect, retry);

@@ -1,22 +1,25 @@
-// Live preview of a message template while it is edited: the form's fields go to
-// the preview endpoint, which renders them with the sample context exactly as a
-// send would. Results are shown with textContent only, never as HTML.
+// The template page's preview (panel and requests: push-preview.js).
+// Editable page: the form's fields as they are being typed go to the endpoint (form mode), which renders them with
+// the sample context exactly as a send would. Read-only page (view permission only): there are no inputs to read,
+// so the endpoint renders the saved template and its saved translations (saved mode).
 (function () {
   "use strict";
   const script = document.currentScript;
   const url = script.dataset.previewUrl;
+  const templateId = script.dataset.templateId;
   const form = document.getElementById("messagetemplate_form");
   const panel = document.getElementById("push-preview");
-  const localeSelect = document.getElementById("push-preview-locale");
-  if (!form || !panel) return;
-  const show = (name) => panel.querySelector(`[data-preview="${name}"]`);
+  if (!form || !panel || !window.PushcartPreview) return;
+  const { render, request } = window.PushcartPreview;
+  const localeSelect = panel.querySelector("[data-preview-control=locale]");
   const value = (id) => (document.getElementById(id) || {}).value || "";
-  const csrf = () => (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+  const editable = Boolean(form.querySelector("#id_title:not([readonly]):not([disabled])"));
 
   function translations() {
     const rows = [];
     form.querySelectorAll("input[name^='translations-'][name$='-locale']").forEach((input) => {
       const prefix = input.name.slice(0, -"locale".length);
+      if (prefix.includes("__prefix__")) return; // the empty row the "Add another" button copies
       const deleted = form.querySelector(`input[name='${prefix}DELETE']`);
       if (!input.value || (deleted && deleted.checked)) return;
       const field = (name) => (form.querySelector(`[name='${prefix}${name}']`) || {}).value || "";
@@ -25,71 +28,44 @@
     return rows;
   }
 
-  function refreshLocales(rows) {
-    const wanted = ["", ...rows.map((r) => r.locale)];
-    const current = localeSelect.value;
-    const have = Array.from(localeSelect.options).map((o) => o.value);
-    if (wanted.join("|") === have.join("|")) return;
-    localeSelect.replaceChildren(...wanted.map((locale) => {
-      const option = document.createElement("option");
-      option.value = locale;
-      option.textContent = locale || `default language (${value("id_default_locale") || "en"})`;
-      return option;
-    }));
-    localeSelect.value = wanted.includes(current) ? current : "";
-  }
-
-  let pending = null;
-  let sequence = 0;
-  async function update() {
-    const rows = translations();
-    refreshLocales(rows);
-    const body = {
+  function requestBody() {
+    if (!editable) return { template_id: Number(templateId), locale: localeSelect.value };
+    return {
       title: value("id_title"), body: value("id_body"), image: value("id_image"), deep_link: value("id_deep_link"),
       data: value("id_data"), collapse_key: value("id_collapse_key"), category: value("id_category"),
       priority: value("id_priority"), ttl_seconds: value("id_ttl_seconds"), sample_context: value("id_sample_context"),
-      translations: rows, locale: localeSelect.value,
+      default_locale: value("id_default_locale"), translations: translations(), locale: localeSelect.value,
     };
-    const mine = ++sequence;
-    let result;
-    try {
-      const response = await fetch(url, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-        body: JSON.stringify(body),
-      });
-      result = await response.json();
-    } catch (error) {
-      result = { ok: false, error: `Preview unavailable: ${error}` };
-    }
-    if (mine !== sequence) return; // a newer edit's answer wins
-    const error = show("error");
-    error.hidden = result.ok;
-    error.textContent = result.ok ? "" : `${result.field ? result.field + ": " : ""}${result.error}`;
-    panel.classList.toggle("has-error", !result.ok);
-    if (!result.ok) return;
-    show("title").textContent = result.title;
-    show("body").textContent = result.body;
-    const image = show("image");
-    image.hidden = !result.image;
-    if (result.image) image.src = result.image;
-    show("deep_link").textContent = result.deep_link || "—";
-    show("locale").textContent = result.locale;
-    const sizes = show("sizes");
-    sizes.replaceChildren(...Object.entries(result.sizes).map(([name, s]) => {
-      const line = document.createElement("div");
-      line.textContent = `${name}: ${s.bytes} / ${s.limit} bytes`;
-      if (s.bytes > s.limit) line.className = "over-limit";
-      return line;
-    }));
   }
 
+  // A form whose title and body are both still empty has nothing to preview yet: an empty card, not an error.
+  const blank = (body) => ({
+    ok: true, title: "", body: "", image: "", deep_link: "", data: {}, sizes: {}, locale: "default",
+    locales: [body.default_locale || "en", ...body.translations.map((row) => row.locale)],
+  });
+
+  let sequence = 0;
+  async function update() {
+    const mine = ++sequence;
+    const body = requestBody();
+    const result = editable && !body.title.trim() && !body.body.trim() ? blank(body) : await request(url, body);
+    if (mine === sequence) render(panel, result); // a newer edit's answer wins
+  }
+
+  if (!editable) {
+    if (!templateId) return;
+    localeSelect.addEventListener("change", update);
+    update();
+    return;
+  }
+  let pending = null;
   function schedule() {
     clearTimeout(pending);
     pending = setTimeout(update, 250);
   }
-  form.addEventListener("input", schedule);
-  form.addEventListener("change", schedule);
+  const edited = (event) => { if (!panel.contains(event.target)) schedule(); }; // the panel's own controls aren't edits
+  form.addEventListener("input", edited);
+  form.addEventListener("change", edited);
   localeSelect.addEventListener("change", update);
   document.addEventListener("formset:added", schedule);
   document.addEventListener("formset:removed", schedule);
