@@ -60,21 +60,11 @@ def apns_variants() -> dict[str, Callable[[type], type]]:
 
 
 async def apns_run(sim, make_protocol: Callable[[type], type], requests: Sequence, batch: int) -> Run:  # type: ignore[no-untyped-def]
-    from django.conf import settings
 
-    from providers.apns import ApnsProvider
     from providers.base import OutcomeKind
+    from providers.registry import build_provider
 
-    provider = ApnsProvider(
-        key_file=settings.APNS_KEY_FILE,
-        key_id=settings.APNS_KEY_ID,
-        team_id=settings.APNS_TEAM_ID,
-        topic=settings.APNS_TOPIC,
-        endpoint=settings.APNS_ENDPOINT,
-        ca_file=settings.APNS_CA_FILE,
-        max_connections=settings.APNS_MAX_CONNECTIONS,
-        max_concurrency=settings.APNS_MAX_CONCURRENCY,
-    )
+    provider = build_provider("apns")
     pool = provider.client.pool
     pool.protocol_class = make_protocol(pool.protocol_class)
     try:

@@ -74,26 +74,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "name",
-            "description",
-            "template",
-            "context",
-            "segment",
-            "schedule",
-            "send_at",
-            "local_date",
-            "local_time",
-            "recurrence",
-            "recurrence_time",
-            "recurrence_weekday",
-            "cron",
-            "recurrence_timezone",
-            "throttle_per_minute",
-            "max_per_user_per_day",
-            "conversion_event",
-            "conversion_window",
-        ]
+        fields = list(Campaign.SETUP_FIELDS)
         widgets = {"context": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def clean_context(self) -> dict[str, Any]:

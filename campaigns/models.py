@@ -62,6 +62,28 @@ def marketing_templates() -> models.Q:
 
 
 class Campaign(models.Model):
+    # What a marketer sets up (the admin's form; what Duplicate copies), as opposed to what running it records.
+    SETUP_FIELDS = (
+        "name",
+        "description",
+        "template",
+        "context",
+        "segment",
+        "schedule",
+        "send_at",
+        "local_date",
+        "local_time",
+        "recurrence",
+        "recurrence_time",
+        "recurrence_weekday",
+        "cron",
+        "recurrence_timezone",
+        "throttle_per_minute",
+        "max_per_user_per_day",
+        "conversion_event",
+        "conversion_window",
+    )
+
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)

@@ -364,26 +364,9 @@ def test_send(campaign: Campaign, *, user_id: str = "", token: str = "", by: str
 
 
 COPY_SUFFIX = " (copy)"
-# What a copy keeps: everything a marketer set up, not what happened when it ran (status, runs, beat's task).
-COPIED_FIELDS = (
-    "description",
-    "template",
-    "context",
-    "segment",
-    "schedule",
-    "send_at",
-    "local_date",
-    "local_time",
-    "recurrence",
-    "recurrence_time",
-    "recurrence_weekday",
-    "cron",
-    "recurrence_timezone",
-    "throttle_per_minute",
-    "max_per_user_per_day",
-    "conversion_event",
-    "conversion_window",
-)
+# What a copy keeps: everything a marketer set up but its name, not what happened when it ran (status, runs,
+# beat's task).
+COPIED_FIELDS = tuple(name for name in Campaign.SETUP_FIELDS if name != "name")
 
 
 def duplicate(campaign: Campaign, *, by: str, now: datetime | None = None) -> tuple[Campaign, list[str]]:
