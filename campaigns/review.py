@@ -100,8 +100,8 @@ def launch_review(campaign: Campaign, *, now: datetime | None = None, sample_lim
     devices = tokens_for_users((p.user_id for p in made), fill=False)
     reachable = [p for p in made if devices.get(p.user_id)]
     verdicts = policy.judge(reachable, devices, now=now, dry_run=True)
-    held = Counter(v.policy for v in verdicts.values() if v.action != policy.SEND)
-    sampled_sent = sum(1 for v in verdicts.values() if v.action == policy.SEND)
+    held = Counter(v.policy for v in verdicts.values() if v.action != policy.Action.SEND)
+    sampled_sent = sum(1 for v in verdicts.values() if v.action == policy.Action.SEND)
     whole = len(members) >= size.users
 
     def counted(reason: str, label: str, sampled: int) -> HeldBack:

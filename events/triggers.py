@@ -21,7 +21,7 @@ batches can't deadlock on each other.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,7 @@ from audience.services import merge_attributes
 from config import bulk_sql
 from events.conditions import ABSENT, as_text, lookup, matches_all
 from events.models import Event, EventStatus, TriggerRule
-from events.selectors import active_rules
+from events.selectors import ActiveRules, active_rules
 from notifications import engine
 from notifications.engine import Content, NewNotification, Stored
 from notifications.models import Notification, NotificationStatus, Source
@@ -62,59 +62,73 @@ class _Keyed:
         return self.event.user_id, self.key
 
 
+@dataclasses.dataclass
+class _Matched:
+    """What the active rules make of a batch of events, before anything is written."""
+
+    notes: dict[int, list[str]]  # per event: what each rule did with it, in words
+    immediate: list[tuple[TriggerRule, NewNotification]] = dataclasses.field(default_factory=list)
+    schedules: list[_Keyed] = dataclasses.field(default_factory=list)  # waiting sends to schedule
+    cancels: list[_Keyed] = dataclasses.field(default_factory=list)  # waiting sends to cancel
+
+
 def process_events(event_ids: Sequence[int]) -> dict[str, int]:
-    """Apply the active rules to events still waiting; returns counts by resulting status. Idempotent."""
+    """Apply the active rules to events still waiting; returns counts by resulting status. Idempotent.
+
+    In one transaction: take the events (_take), match them against the rules (_match), record the shoppers'
+    attributes they carry, settle the waiting sends they schedule or cancel, store the notifications through
+    the engine's door, and write each event's outcome.
+    """
     with transaction.atomic():
         events = _take(list(event_ids))
         if not events:
             return {}
         rules = active_rules()  # only once there is work: a task whose events were taken by another reads nothing
         now = timezone.now()
-        notes: dict[int, list[str]] = {event.pk: [] for event in events}
-        immediate: list[tuple[TriggerRule, NewNotification]] = []
-        schedules: list[_Keyed] = []
-        cancels: list[_Keyed] = []
-        for event in events:
-            acted = False
-            for rule in rules.cancelled_by.get(event.type, []):
-                acted = True
-                value = lookup(event.data, rule.match_key)
-                if value is ABSENT:
-                    notes[event.pk].append(f"{rule.name}: nothing cancelled; the event has no {rule.match_key}.")
-                else:
-                    cancels.append(_Keyed(rule, event, as_text(value)))
-            for rule in rules.by_type.get(event.type, []):
-                if not matches_all(rules.parsed[rule.pk], event.data):
-                    continue
-                acted = True
-                item = _notification_for(rule, event)
-                if rule.waits and rule.match_key and not item.failure:
-                    schedules.append(_Keyed(rule, event, as_text(lookup(event.data, rule.match_key)), item))
-                else:
-                    immediate.append((rule, item))
-            event.status = EventStatus.PROCESSED if acted else EventStatus.NO_RULE
-            event.processed_at = now
-
+        matched = _match(events, rules, now)
         merge_attributes(_attributes_told(events))
-        keyed = [*cancels, *schedules]
+        keyed = [*matched.cancels, *matched.schedules]
         if keyed:
             _lock(keyed)
-        scheduled = _decide_waiting_sends(cancels, schedules, notes, now)
+        scheduled = _decide_waiting_sends(matched.cancels, matched.schedules, matched.notes, now)
         # Order updates are sent by this task itself after the commit: one queue hop less on the path that
         # must be fast (measured: each hop waits while the workers are busy with a campaign).
         stored = engine.store(
-            [item for _, item in immediate] + [k.item for k in scheduled], send_inline=is_transactional
+            [item for _, item in matched.immediate] + [k.item for k in scheduled], send_inline=is_transactional
         )
-        described = [*(rule for rule, _ in immediate), *(k.rule for k in scheduled)]
+        described = [*(rule for rule, _ in matched.immediate), *(k.rule for k in scheduled)]
         for rule, notification in zip(described, stored, strict=True):
-            notes[int(notification.item.source_ref)].append(_describe(rule, notification))
+            matched.notes[int(notification.item.source_ref)].append(_describe(rule, notification))
         for event in events:
-            event.outcome = "\n".join(notes[event.pk]) or "No active rule matches this event."
+            event.outcome = "\n".join(matched.notes[event.pk]) or "No active rule matches this event."
         _write_results(events, now)
-    counts: dict[str, int] = defaultdict(int)
+    return dict(Counter(event.status for event in events))
+
+
+def _match(events: list[Event], rules: ActiveRules, now: datetime) -> _Matched:
+    """Each event against the rules of its type (and the rules it cancels for); sets each event's status."""
+    matched = _Matched(notes={event.pk: [] for event in events})
     for event in events:
-        counts[event.status] += 1
-    return dict(counts)
+        acted = False
+        for rule in rules.cancelled_by.get(event.type, []):
+            acted = True
+            value = lookup(event.data, rule.match_key)
+            if value is ABSENT:
+                matched.notes[event.pk].append(f"{rule.name}: nothing cancelled; the event has no {rule.match_key}.")
+            else:
+                matched.cancels.append(_Keyed(rule, event, as_text(value)))
+        for rule in rules.by_type.get(event.type, []):
+            if not matches_all(rules.parsed[rule.pk], event.data):
+                continue
+            acted = True
+            item = _notification_for(rule, event)
+            if rule.waits and rule.match_key and not item.failure:
+                matched.schedules.append(_Keyed(rule, event, as_text(lookup(event.data, rule.match_key)), item))
+            else:
+                matched.immediate.append((rule, item))
+        event.status = EventStatus.PROCESSED if acted else EventStatus.NO_RULE
+        event.processed_at = now
+    return matched
 
 
 def _attributes_told(events: list[Event]) -> dict[str, dict[str, Any]]:

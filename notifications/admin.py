@@ -12,7 +12,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from notifications import failures
-from notifications.delivery import resume_providers
 from notifications.models import (
     Delivery,
     FailedDelivery,
@@ -22,6 +21,7 @@ from notifications.models import (
     Source,
 )
 from notifications.outcomes import device_label, notification_outcome, notification_state, with_delivery_counts
+from notifications.writes import resume_providers
 
 
 class ReadOnlyAdminMixin:

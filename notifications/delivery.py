@@ -16,14 +16,12 @@ sweep requeues deliveries left `sending` after DELIVERY_STUCK_AFTER_SECONDS.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import logging
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -33,14 +31,10 @@ from django.utils import timezone
 from config import bulk_sql
 from devices.services import deactivate_tokens
 from devices.token_cache import DeviceTarget, tokens_for_users
-from notifications import metrics, rate_limit
-from notifications.backoff import retry_delay
+from notifications import metrics, rate_limit, settling, writes
 from notifications.models import (
     Delivery,
-    DeliveryAttempt,
     DeliveryStatus,
-    FailedDelivery,
-    FailedDeliveryStatus,
     Notification,
     NotificationStatus,
     ProviderPause,
@@ -60,8 +54,8 @@ from notifications.records import (
 )
 from notifications.store import store_notifications
 from protection import policy
-from providers.base import Outcome, OutcomeKind, PushMessage, PushTarget
-from providers.runtime import runtime
+from protection.policy import Action
+from providers.base import PushMessage, PushTarget
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +81,7 @@ def process_notifications(
         sending = _judge(notifications)
         sending.send()
         sending.write_deliveries()
-        _write_verdicts(sending.states, timezone.now())
+        writes.write_verdicts(sending.states, timezone.now())
     outcomes = sending.finish()
     if waiting:
         outcomes["taken"] = len(notifications)  # a full batch: more may be waiting
@@ -113,10 +107,10 @@ def send_new(items: Sequence[NewNotification], ids: Sequence[int]) -> Sending:
             settled.append(Settled(NotificationStatus.FAILED, status_reason=item.failure))
         else:
             verdict = verdicts[pk]
-            if verdict.action == policy.DEFER:
+            if verdict.action == Action.DEFER:
                 later = replace(item.content, ttl_seconds=verdict.ttl_seconds)
                 item = replace(item, send_at=verdict.send_at, content=later)
-            settled.append(Settled(_STATUS_OF[verdict.action], verdict.policy, verdict.reason))
+            settled.append(Settled(writes.STATUS_OF[verdict.action], verdict.policy, verdict.reason))
         written.append(item)
     store_notifications(written, ids=ids, settled=settled)
     sending.write_deliveries()
@@ -132,7 +126,7 @@ class Sending:
     to_send: list[Pending]
     without_device: list[Pending]
     held_back: list[tuple[Pending, policy.Verdict]]
-    sent: list[SentBatch] = field(default_factory=list)
+    sent: list[settling.SentBatch] = field(default_factory=list)
 
     @property
     def states(self) -> list[tuple[Pending, policy.Verdict]]:
@@ -149,16 +143,16 @@ class Sending:
         # All the batches are started before any is waited for: a slow provider (or one slow push-service
         # origin) holds up the recording of this task's outcomes, not the other providers' pushes.
         flights = [
-            _start(provider, items[start : start + size])
+            settling.start(provider, items[start : start + size])
             for provider, items in by_provider.items()
             for start in range(0, len(items), size)
         ]
-        self.sent.extend(_landed(flight) for flight in flights)
+        self.sent.extend(settling.landed(flight) for flight in flights)
 
     def write_deliveries(self) -> None:
         """In the caller's transaction, after the notifications exist: deliveries as they ended, attempts, failures."""
-        _insert_deliveries(self.deliveries, self.now)
-        _write_attempts_and_failures(self.sent)
+        writes.insert_deliveries(self.deliveries, self.now)
+        writes.write_attempts_and_failures(self.sent)
 
     def finish(self) -> dict[str, int]:
         """After the commit: metrics, rejected tokens deactivated, deliveries that had to wait sent the queued way."""
@@ -166,7 +160,7 @@ class Sending:
         for (category, policy_code), count in Counter((n.category, v.policy) for n, v in self.held_back).items():
             metrics.notifications_held_back(category, policy_code, count)
         _after_outcomes(self.sent)
-        totals = _counts(self.sent)
+        totals = settling.counts(self.sent)
         # A rate-limited provider's deliveries.
         queued = [item.pk for item in self.deliveries if item.status == DeliveryStatus.QUEUED]
         for outcome, count in send_deliveries(queued).items():
@@ -190,9 +184,9 @@ def _judge(notifications: list[Pending]) -> Sending:
         [n for n in notifications if targets[n.pk] and n.item.source != Source.TEST], cached, now=now
     )
     verdicts.update({n.pk: _SEND for n in tests})  # a marketer's test: not protected
-    to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == policy.SEND]
+    to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == Action.SEND]
     without = [n for n in notifications if not targets[n.pk]]
-    held_back = [(n, v) for n in notifications if (v := verdicts.get(n.pk)) is not None and v.action != policy.SEND]
+    held_back = [(n, v) for n in notifications if (v := verdicts.get(n.pk)) is not None and v.action != Action.SEND]
     return Sending(
         now=now,
         deliveries=_plan_deliveries(to_send, targets, now=now),
@@ -291,65 +285,14 @@ def _plan_deliveries(
     return items
 
 
-# One statement for all of a batch's deliveries, as they ended (Django's bulk_create cost 250 µs a row here).
-_INSERT_DELIVERIES = f"""
-INSERT INTO {Delivery._meta.db_table}
-    (created_at, id, notification_id, device_id, provider, token, status, attempts, next_attempt_at,
-     provider_message_id, last_error_code, last_error_text, updated_at, delivered_at)
-SELECT %b, * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::int[],
-                         %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
-"""  # noqa: S608 - only the table name is formatted in
-# What an outcome sets on a delivery (Claimed's fields), in the order of _INSERT_DELIVERIES and _WRITE_STATES.
-_STATE_COLUMNS = (
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "provider_message_id",
-    "last_error_code",
-    "last_error_text",
-    "updated_at",
-    "delivered_at",
-)
-_DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", "token", *_STATE_COLUMNS)
-
-
-def _insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
-    if deliveries:
-        for item in deliveries:
-            if item.updated_at is None:  # not sent (queued or paused): written as planned
-                item.updated_at = created_at
-        bulk_sql.execute(
-            _INSERT_DELIVERIES, [created_at, *([getattr(d, name) for d in deliveries] for name in _DELIVERY_COLUMNS)]
-        )
-
-
-_SEND = policy.Verdict(action=policy.SEND)
-_NO_DEVICE = policy.Verdict(action="no_device")
+_SEND = policy.Verdict(action=Action.SEND)
+_NO_DEVICE = policy.Verdict(Action.NO_DEVICE)
 
 
 def _targets_of(notification: Pending, devices: list[DeviceTarget]) -> list[DeviceTarget]:
     if notification.item.target_device_id is None:
         return devices
     return [d for d in devices if d.device_id == notification.item.target_device_id]
-
-
-# One statement for every notification of a batch (deferred ones get a new send_at and what is left
-# of their TTL, so that TTL still counts from when they were first due).
-_WRITE_VERDICTS = f"""
-UPDATE {Notification._meta.db_table} AS n SET
-    status = v.status, policy = v.policy, status_reason = v.reason,
-    send_at = coalesce(v.send_at, n.send_at), ttl_seconds = coalesce(v.ttl, n.ttl_seconds), updated_at = %b
-FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::int[])
-    AS v(id, status, policy, reason, send_at, ttl)
-WHERE n.id = v.id
-"""  # noqa: S608 - only the table name is formatted in
-_STATUS_OF = {
-    policy.SEND: NotificationStatus.SENDING,
-    "no_device": NotificationStatus.NO_DEVICE,
-    policy.DEFER: NotificationStatus.SCHEDULED,
-    policy.SUPPRESS: NotificationStatus.SUPPRESSED,
-    policy.CANCEL: NotificationStatus.CANCELLED,
-}
 
 
 def _yield_to_newer_waiting_sends(
@@ -359,7 +302,7 @@ def _yield_to_newer_waiting_sends(
 
     Only one send may wait per user and trigger key; the newer one has the fresher content.
     """
-    keyed = [n for n, v in held_back if v.action == policy.DEFER and n.item.trigger_key]
+    keyed = [n for n, v in held_back if v.action == Action.DEFER and n.item.trigger_key]
     if not keyed:
         return held_back
     taken = {
@@ -373,32 +316,12 @@ def _yield_to_newer_waiting_sends(
     result = []
     for notification, verdict in held_back:
         newer = (
-            taken.get((notification.user_id, notification.item.trigger_key)) if verdict.action == policy.DEFER else None
+            taken.get((notification.user_id, notification.item.trigger_key)) if verdict.action == Action.DEFER else None
         )
         if newer is not None:
-            verdict = policy.Verdict(policy.CANCEL, reason=f"Replaced by the newer waiting send #{newer}.")
+            verdict = policy.Verdict(Action.CANCEL, reason=f"Replaced by the newer waiting send #{newer}.")
         result.append((notification, verdict))
     return result
-
-
-def _write_verdicts(states: list[tuple[Pending, policy.Verdict]], now: datetime) -> None:
-    if not states:
-        return
-    bulk_sql.execute(
-        _WRITE_VERDICTS,
-        [
-            now,
-            [n.pk for n, _ in states],
-            [_STATUS_OF[v.action] for _, v in states],
-            [v.policy for _, v in states],
-            [v.reason[:500] for _, v in states],
-            [v.send_at for _, v in states],
-            [v.ttl_seconds for _, v in states],
-        ],
-    )
-
-
-# --- Deliveries → providers ----------------------------------------------------------
 
 
 def send_deliveries(delivery_ids: Sequence[int]) -> dict[str, int]:
@@ -437,130 +360,15 @@ def _send_batch(provider: str, ids: list[int]) -> dict[str, int]:
 
 def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
     """Send claimed deliveries (already written `sending`) and record every outcome."""
-    sent = [_send(provider, claimed)]
+    sent = [settling.send(provider, claimed)]
     with transaction.atomic():
-        _write_states([item for item, _ in sent[0].results])
-        _write_attempts_and_failures(sent)
+        writes.write_states([item for item, _ in sent[0].results])
+        writes.write_attempts_and_failures(sent)
     _after_outcomes(sent)
-    return dict(_counts(sent))
+    return dict(settling.counts(sent))
 
 
-@dataclass
-class SentBatch:
-    """One provider call's outcomes, settled into each delivery's new state (not yet written)."""
-
-    provider: str
-    results: list[tuple[Claimed, Outcome]]
-    sent_at: datetime
-    latency_ms: int
-    failures: list[FailedDelivery]
-    invalid_tokens: list[str]
-    pause: Outcome | None
-
-
-def _send(provider: str, claimed: list[Claimed]) -> SentBatch:
-    """Send deliveries (skipping those past their TTL) and settle each one's new state from its outcome."""
-    return _landed(_start(provider, claimed))
-
-
-@dataclass
-class _InFlight:
-    """A provider batch started (runtime.start) and not yet settled."""
-
-    provider: str
-    fresh: list[Claimed]
-    expired: list[Claimed]
-    sent_at: datetime
-    started: float  # time.perf_counter()
-    outcomes: concurrent.futures.Future[list[Outcome]]
-    answered: float = 0.0  # time.perf_counter() when the last outcome came
-
-
-def _start(provider: str, claimed: list[Claimed]) -> _InFlight:
-    fresh, expired = [], []
-    now = timezone.now()
-    for item in claimed:
-        age = (now - item.due_at).total_seconds()
-        (expired if age > item.ttl_seconds else fresh).append(item)
-    sent_at, started = timezone.now(), time.perf_counter()
-    outcomes = runtime.start(provider, [item.request for item in fresh])
-    flight = _InFlight(provider, fresh, expired, sent_at, started, outcomes)
-    flight.outcomes.add_done_callback(lambda _: setattr(flight, "answered", time.perf_counter()))
-    return flight
-
-
-def _landed(flight: _InFlight) -> SentBatch:
-    """Wait for a started batch's outcomes and settle each delivery's new state."""
-    outcomes = flight.outcomes.result()
-    latency_ms = int((max(flight.answered, flight.started) - flight.started) * 1000)
-    expired_outcome = Outcome(
-        OutcomeKind.PERMANENT, code="expired", text="The notification's TTL ran out before it could be sent."
-    )
-    results = [*zip(flight.fresh, outcomes, strict=True), *((item, expired_outcome) for item in flight.expired)]
-    return _settle(SentBatch(flight.provider, results, flight.sent_at, latency_ms, [], [], None))
-
-
-def _settle(batch: SentBatch) -> SentBatch:
-    """Each delivery's new state from its outcome; failed records, tokens to deactivate, a provider to pause."""
-    now = timezone.now()
-    max_attempts = settings.DELIVERY_MAX_ATTEMPTS
-    for delivery, outcome in batch.results:
-        delivery.updated_at = now
-        delivery.last_error_code = outcome.code[:64]
-        delivery.last_error_text = outcome.text[:500]
-        kind = outcome.kind
-        if kind is OutcomeKind.DELIVERED:
-            delivery.status = DeliveryStatus.DELIVERED
-            delivery.provider_message_id = outcome.message_id[:255]
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-        elif kind is OutcomeKind.TOKEN_INVALID:
-            delivery.status = DeliveryStatus.TOKEN_INVALID
-            batch.invalid_tokens.append(delivery.token)
-        elif kind is OutcomeKind.PROVIDER_ERROR:
-            batch.pause = outcome
-            delivery.status = DeliveryStatus.RETRY_SCHEDULED
-            delivery.attempts -= 1  # the provider refused us, not this message: no attempt is spent
-            delivery.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
-        elif kind is OutcomeKind.RETRY and delivery.attempts < max_attempts:
-            delivery.status = DeliveryStatus.RETRY_SCHEDULED
-            delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts, outcome.retry_after))
-        else:  # permanent, or retryable with no attempt left
-            delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = None
-            reason = outcome.text or outcome.code
-            if kind is OutcomeKind.RETRY:
-                reason = f"Gave up after {delivery.attempts} attempts; last answer: {reason}"
-            batch.failures.append(
-                FailedDelivery(
-                    delivery_id=delivery.pk,
-                    reason=reason[:500],
-                    provider_code=outcome.code[:64],
-                    payload=_as_sent(delivery),
-                    status=FailedDeliveryStatus.OPEN,
-                    created_at=now,
-                )
-            )
-    return batch
-
-
-def _write_attempts_and_failures(sent: list[SentBatch]) -> None:
-    """In the caller's transaction, after the deliveries: the attempt log, failed records, provider pauses."""
-    _insert_attempts(sent)
-    failures = [failure for batch in sent for failure in batch.failures]
-    if failures:
-        FailedDelivery.objects.bulk_create(
-            failures,
-            update_conflicts=True,
-            unique_fields=["delivery"],
-            update_fields=["reason", "provider_code", "payload", "status", "created_at", "resolved_at", "resolved_by"],
-        )
-    for batch in sent:
-        if batch.pause is not None:
-            pause_provider(batch.provider, f"{batch.pause.code}: {batch.pause.text}")
-
-
-def _after_outcomes(sent: list[SentBatch]) -> None:
+def _after_outcomes(sent: list[settling.SentBatch]) -> None:
     """Once the outcomes are committed: tokens the providers rejected are deactivated, and metrics counted."""
     invalid_tokens = [token for batch in sent for token in batch.invalid_tokens]
     if invalid_tokens:
@@ -568,14 +376,6 @@ def _after_outcomes(sent: list[SentBatch]) -> None:
     now = timezone.now()
     for batch in sent:
         metrics.record_batch(batch.provider, batch.results, now)
-
-
-def _counts(sent: list[SentBatch]) -> defaultdict[str, int]:
-    counts: defaultdict[str, int] = defaultdict(int)
-    for batch in sent:
-        for _, outcome in batch.results:
-            counts[outcome.kind.value] += 1
-    return counts
 
 
 _CLAIM_FIELDS = (
@@ -626,81 +426,3 @@ def _claim(ids: list[int]) -> list[Claimed]:
             )
         )
     return claimed
-
-
-# One statement for a whole batch (Django's bulk_update builds a CASE per field and
-# row, which cost 80% of a batch's time). Only rows still in `sending` (ours) are
-# written: a row the sweep requeued meanwhile is left to its new owner.
-# The f-string holds only constants (the table name, a status), never input.
-_WRITE_STATES = f"""
-UPDATE {Delivery._meta.db_table} AS d SET
-    status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
-    provider_message_id = v.provider_message_id, last_error_code = v.last_error_code,
-    last_error_text = v.last_error_text, updated_at = v.updated_at, delivered_at = v.delivered_at
-FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
-            %b::timestamptz[], %b::timestamptz[])
-    AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text,
-         updated_at, delivered_at)
-WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
-"""  # noqa: S608
-
-
-# The attempt log, one statement for a transaction's provider calls.
-_INSERT_ATTEMPTS = f"""
-INSERT INTO {DeliveryAttempt._meta.db_table}
-    (delivery_id, number, sent_at, outcome, provider_code, provider_text, latency_ms)
-SELECT * FROM unnest(%b::bigint[], %b::int[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::int[])
-"""  # noqa: S608 - only the table name is formatted in
-
-
-def _insert_attempts(sent: list[SentBatch]) -> None:
-    rows = [(batch, item, outcome) for batch in sent for item, outcome in batch.results]
-    if not rows:
-        return
-    bulk_sql.execute(
-        _INSERT_ATTEMPTS,
-        [
-            [item.pk for _, item, _ in rows],
-            [item.attempts + (1 if o.kind is OutcomeKind.PROVIDER_ERROR else 0) for _, item, o in rows],
-            [batch.sent_at for batch, _, _ in rows],
-            [o.kind.value for _, _, o in rows],
-            [o.code[:64] for _, _, o in rows],
-            [o.text[:500] for _, _, o in rows],
-            [batch.latency_ms for batch, _, _ in rows],
-        ],
-    )
-
-
-def _write_states(deliveries: list[Claimed]) -> None:
-    bulk_sql.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in ("pk", *_STATE_COLUMNS)])
-
-
-def _as_sent(item: Claimed) -> dict:
-    message = item.message
-    return {
-        "token": item.target.token,
-        "provider": item.provider,
-        "title": message.title,
-        "body": message.body,
-        "image": message.image,
-        "deep_link": message.deep_link,
-        "data": dict(message.data),
-        "category": message.category,
-        "priority": message.priority.value,
-        "ttl_seconds": message.ttl_seconds,
-        "collapse_key": message.collapse_key,
-    }
-
-
-def resume_providers(providers: list[str]) -> None:
-    """Lift pauses (the credentials were fixed): the postponed deliveries are due at once."""
-    ProviderPause.objects.filter(provider__in=providers).delete()
-    Delivery.objects.filter(status=DeliveryStatus.RETRY_SCHEDULED, provider__in=providers).update(
-        next_attempt_at=timezone.now()
-    )
-
-
-def pause_provider(provider: str, reason: str) -> None:
-    until = timezone.now() + timedelta(seconds=settings.DELIVERY_PROVIDER_PAUSE_SECONDS)
-    ProviderPause.objects.update_or_create(provider=provider, defaults={"paused_until": until, "reason": reason[:500]})
-    logger.error("Sending on %s paused until %s: %s", provider, until.isoformat(), reason)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.utils import timezone
@@ -25,14 +26,22 @@ from protection import frequency
 from protection.outcomes import Judged, PolicyOutcome
 from protection.quiet_hours import QuietHours, quiet_until
 
-SEND, DEFER, SUPPRESS = "send", "defer", "suppress"
-CANCEL = "cancel"  # not the policy's own verdict: a deferral that would clash with a newer waiting send
+
+class Action(StrEnum):
+    """What becomes of a notification."""
+
+    SEND = "send"
+    DEFER = "defer"  # to the end of the shopper's quiet hours
+    SUPPRESS = "suppress"
+    # Not the policy's own verdicts, but the engine's, written the same way:
+    CANCEL = "cancel"  # a deferral that would clash with a newer waiting send
+    NO_DEVICE = "no_device"  # the shopper has no active device
 
 
 @dataclass(frozen=True)
 class Verdict:
-    action: str  # SEND, DEFER or SUPPRESS
-    policy: str = ""  # PolicyOutcome, for DEFER and SUPPRESS
+    action: Action
+    policy: str = ""  # PolicyOutcome, for Action.DEFER and Action.SUPPRESS
     reason: str = ""
     send_at: datetime | None = None  # DEFER: the end of the quiet hours
     ttl_seconds: int | None = None  # DEFER: what is left of the TTL then
@@ -65,7 +74,7 @@ def judge(
         transactional = is_transactional(notification.category)
         if not preference.wants(notification.category):
             verdicts[notification.pk] = Verdict(
-                SUPPRESS,
+                Action.SUPPRESS,
                 PolicyOutcome.OPTED_OUT,
                 f"The shopper switched off '{notification.category}' notifications.",
             )
@@ -87,10 +96,10 @@ def judge(
         )
     for candidate, decision in _decided(candidates, dry_run=dry_run):
         if decision.allowed:
-            verdicts[candidate.notification_id] = Verdict(SEND)
+            verdicts[candidate.notification_id] = Verdict(Action.SEND)
         elif decision.duplicate_of is not None:
             verdicts[candidate.notification_id] = Verdict(
-                SUPPRESS,
+                Action.SUPPRESS,
                 PolicyOutcome.DUPLICATE,
                 f"The same push (#{decision.duplicate_of}) went to this shopper less than "
                 f"{_duration(candidate.dedup_seconds)} ago.",
@@ -98,7 +107,7 @@ def judge(
         else:
             window, maximum = decision.cap or (0, 0)
             verdicts[candidate.notification_id] = Verdict(
-                SUPPRESS,
+                Action.SUPPRESS,
                 PolicyOutcome.CAPPED,
                 f"Frequency cap reached: {maximum} marketing push(es) per {_duration(window)}.",
             )
@@ -128,13 +137,13 @@ def _quiet_hours(
     expires = notification.due_at + timedelta(seconds=notification.ttl_seconds)
     if until >= expires:
         return Verdict(
-            SUPPRESS,
+            Action.SUPPRESS,
             PolicyOutcome.QUIET_HOURS_EXPIRED,
             f"Quiet hours ({hours.describe()}) end after the push's TTL runs out.",
         )
     local_end = until.astimezone(hours.zone)
     return Verdict(
-        DEFER,
+        Action.DEFER,
         PolicyOutcome.QUIET_HOURS,
         f"Deferred by quiet hours ({hours.describe()}) to {local_end:%Y-%m-%d %H:%M} local time.",
         send_at=until,

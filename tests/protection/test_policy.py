@@ -163,7 +163,7 @@ def test_deferral_across_a_daylight_saving_change_ends_at_local_morning(engine):
     fresh(notification)
     update_preferences("ana", quiet_hours=QuietHoursChange(enabled=True, start=dt_time(21, 0), end=dt_time(8, 0)))
     verdict = policy.judge([notification], tokens_for_users(["ana"]), now=saturday_night)[notification.pk]
-    assert verdict.action == policy.DEFER
+    assert verdict.action == policy.Action.DEFER
     assert verdict.send_at == datetime(2026, 10, 25, 7, 0, tzinfo=UTC)  # 08:00 CET
     assert verdict.ttl_seconds == 24 * 3600 - int((verdict.send_at - saturday_night).total_seconds())
 
@@ -171,8 +171,9 @@ def test_deferral_across_a_daylight_saving_change_ends_at_local_morning(engine):
 def test_opting_out_withdraws_marketing_deliveries_already_queued(settings, provider_settings, sim):
     register_device(user_id="ana", platform="android", token="ok-ana")
     # No worker runs, and FCM is paused: the deliveries are made and wait for their retry.
-    from notifications.delivery import process_notifications, resume_providers
+    from notifications.delivery import process_notifications
     from notifications.models import ProviderPause
+    from notifications.writes import resume_providers
 
     ProviderPause.objects.create(provider="fcm", paused_until=timezone.now() + timedelta(hours=1), reason="test")
     promotion, order = send("ana"), send("ana", ORDER)

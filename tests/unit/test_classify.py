@@ -161,7 +161,7 @@ def test_retry_after_as_an_http_date_counts_from_now() -> None:
     assert seconds is not None and 110 <= seconds <= 120
 
 
-# Unbounded, "inf" and "1e20" made _settle's now + timedelta raise OverflowError (the whole batch unsettled), and
+# Unbounded, "inf" and "1e20" made settle's now + timedelta raise OverflowError (the whole batch unsettled), and
 # 99999999999 parked the retry in the year 5195.
 @pytest.mark.parametrize("header", ["inf", "1e20", "99999999999", "nan", "Sun, 01 Jan 9999 00:00:00 GMT"])
 def test_a_hostile_retry_after_still_gives_a_time_the_engine_can_schedule(header: str) -> None:

@@ -1,6 +1,6 @@
 """How each provider outcome settles a delivery: its next state, when it is tried again, what else it causes.
 
-`_settle` is pure over in-memory records (it reads settings and the clock, never the database), so every row
+`settle` is pure over in-memory records (it reads settings and the clock, never the database), so every row
 of its table is checked here without PostgreSQL; tests/engine shows the same states written through a worker.
 """
 
@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifications.delivery import Claimed, SentBatch, _settle
+from notifications import settling
 from notifications.models import DeliveryStatus, FailedDeliveryStatus
+from notifications.records import Claimed
+from notifications.settling import SentBatch
 from providers.base import Outcome, OutcomeKind, PushMessage, PushTarget
 
 MAX_ATTEMPTS = 4
@@ -46,11 +48,11 @@ def claimed(pk: int = 1, attempts: int = 1, token: str = "tok-1") -> Claimed:
 
 
 def settle(*results: tuple[Claimed, Outcome]) -> SentBatch:
-    return _settle(SentBatch("fcm", list(results), SENT_AT, 12, [], [], None))
+    return settling.settle(SentBatch("fcm", list(results), SENT_AT, 12, [], [], None))
 
 
 def waited(item: Claimed) -> float | None:
-    """Seconds from settling to the next attempt (both come from the one clock reading in _settle)."""
+    """Seconds from settling to the next attempt (both come from the one clock reading in settle)."""
     if item.next_attempt_at is None:
         return None
     assert item.updated_at is not None
