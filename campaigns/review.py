@@ -1,6 +1,6 @@
 """What launching, pausing or cancelling a campaign would do, read without changing anything.
 
-The launch review judges a sample of the audience with the sender's own decisions (campaigns.fanout builds the
+The launch review judges a sample of the audience with the sender's own decisions (campaigns.messages builds the
 notifications as a run would, protection.policy.judge decides them in a dry run: the same opt-outs, quiet
 hours, frequency caps and de-duplication, with nothing counted against a cap and no row written), so its
 held-back numbers are what the sender would decide if it sent now, not a guess. Its cost is bounded: the audience
