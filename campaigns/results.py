@@ -1,36 +1,64 @@
-"""A campaign's results per variant: delivery, open and conversion rates, and whether the leader really leads."""
+"""A campaign's results per variant: delivery, open and conversion rates, and whether the leader really leads.
+
+The counts come from analytics' hourly rollups (and what they don't hold yet, read by time or from the rows of
+the runs still sending): reading a campaign's raw rows cost seconds for a large one, and they are deleted long
+before the rollups. analytics sits above campaigns in the layers (it reads campaigns, notifications and events),
+so it registers its reader here when it loads (analytics.apps), as config.observability's collectors are
+registered. Only the chart's minutes, in a campaign's first hours, are counted from its rows here: the rollups
+have no minutes.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Min
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from notifications.models import Delivery, Notification, NotificationStatus, Source
+from notifications.models import Delivery, Notification
 from protection.outcomes import PolicyOutcome
 
 N = Notification._meta.db_table
 D = Delivery._meta.db_table
 
-_PER_VARIANT = f"""
-SELECT n.variant, count(*),
-       count(*) FILTER (WHERE dl.first IS NOT NULL),
-       count(*) FILTER (WHERE n.opened_at IS NOT NULL),
-       count(*) FILTER (WHERE dl.first IS NOT NULL AND EXISTS (
-           SELECT 1 FROM events_event e
-           WHERE e.user_id = n.user_id AND e.type = %s AND e.occurred_at >= dl.first AND e.occurred_at < dl.first + %s))
-FROM {N} AS n
-LEFT JOIN LATERAL (
-    SELECT min(d.delivered_at) AS first FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
-) AS dl ON TRUE
-WHERE n.source = 'campaign' AND n.source_ref = ANY(%s)
-GROUP BY n.variant ORDER BY n.variant
-"""  # noqa: S608 - table names only
+
+@dataclass(frozen=True)
+class CampaignCounts:
+    """What the rollups say of a campaign: per variant ("" without variants) targeted, delivered (shoppers
+    reached), opened, converted; and the notifications held back per reason ("no_device" for no device)."""
+
+    variants: dict[str, tuple[int, int, int, int]]
+    held_back: dict[str, int]
+
+
+class RollupReader(Protocol):
+    """analytics.selectors, as analytics.apps registers it."""
+
+    def campaign_counts(self, campaign: Campaign) -> CampaignCounts: ...
+
+    def campaign_timeline(
+        self, campaign: Campaign, *, unit: str, start: datetime
+    ) -> dict[datetime, tuple[int, int]]: ...
+
+
+_reader: RollupReader | None = None
+
+
+def read_rollups_with(reader: RollupReader) -> None:
+    global _reader  # set once, when analytics loads
+    _reader = reader
+
+
+def _rollups() -> RollupReader:
+    if _reader is None:
+        raise ImproperlyConfigured("Campaign results are read from analytics' rollups: install the analytics app.")
+    return _reader
 
 
 @dataclass(frozen=True)
@@ -88,20 +116,9 @@ def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float:
 
 
 def results(campaign: Campaign) -> Results:
-    refs = [str(pk) for pk in campaign.runs.values_list("pk", flat=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(_PER_VARIANT, [campaign.conversion_event, campaign.conversion_window, refs])
-        variants = [VariantResult(name or "all", *counts) for name, *counts in cursor.fetchall()]
-    held_back = dict(
-        Notification.objects.filter(source=Source.CAMPAIGN, source_ref__in=refs, status=NotificationStatus.SUPPRESSED)
-        .values_list("policy")
-        .annotate(n=Count("pk"))
-    )
-    no_device = Notification.objects.filter(
-        source=Source.CAMPAIGN, source_ref__in=refs, status=NotificationStatus.NO_DEVICE
-    ).count()
-    if no_device:
-        held_back["no_device"] = no_device
+    counted = _rollups().campaign_counts(campaign)
+    variants = [VariantResult(name or "all", *counts) for name, counts in sorted(counted.variants.items())]
+    held_back = {reason: n for reason, n in counted.held_back.items() if n}
     names = list(campaign.variants.values_list("name", flat=True))
     return Results(variants, held_back, compare(variants), names)
 
@@ -173,10 +190,10 @@ class Timeline:
 MAX_BUCKETS = 360
 UNITS = [("minute", timedelta(minutes=1)), ("hour", timedelta(hours=1)), ("day", timedelta(days=1))]
 
-# Both series are counted over the campaign's own rows only: its notifications through campaign_once_per_user
-# (source_ref first), their deliveries through delivery_once_per_device (notification first). No index on
-# delivered_at or opened_at is needed, nor worth its cost on every push's write.
-_TIMELINE = f"""
+# Per minute (a campaign's first MAX_BUCKETS minutes), both series are counted over the campaign's own rows, which
+# are then at most that old: its notifications through campaign_once_per_user (source_ref first), their deliveries
+# through delivery_once_per_device (notification first). Per hour or day they come from the rollups.
+_MINUTES = f"""
 WITH buckets AS (
     SELECT generate_series(date_trunc(%(unit)s, %(start)s), date_trunc(%(unit)s, %(end)s), %(step)s) AS at
 ), delivered AS (
@@ -207,11 +224,29 @@ def timeline(campaign: Campaign, *, now: datetime | None = None) -> Timeline:
     start = min(start, now)
     unit, step = next(((u, s) for u, s in UNITS if (now - start) / s < MAX_BUCKETS), UNITS[-1])
     start = max(start, now - step * (MAX_BUCKETS - 1))
+    if unit != "minute":
+        counted = _rollups().campaign_timeline(campaign, unit=unit, start=start)
+        starts = _buckets(start, now, unit, step)
+        return Timeline(
+            unit, starts, [counted.get(at, (0, 0))[0] for at in starts], [counted.get(at, (0, 0))[1] for at in starts]
+        )
     refs = [str(pk) for pk in campaign.runs.values_list("pk", flat=True)]
     with connection.cursor() as cursor:
-        cursor.execute(_TIMELINE, {"unit": unit, "start": start, "end": now, "step": step, "refs": refs})
+        cursor.execute(_MINUTES, {"unit": unit, "start": start, "end": now, "step": step, "refs": refs})
         rows = cursor.fetchall()
     return Timeline(unit, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+def _buckets(start: datetime, end: datetime, unit: str, step: timedelta) -> list[datetime]:
+    """Every bucket's start (UTC) from start's to end's, both included."""
+    at = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if unit == "day":
+        at = at.replace(hour=0)
+    starts = []
+    while at <= end:
+        starts.append(at)
+        at += step
+    return starts
 
 
 def as_message(found: Results, line: Timeline) -> dict:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "preferences",
     "audience",
     "campaigns",
+    "analytics",
     "support",
     "demo",
 ]
@@ -306,6 +307,13 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# --- Analytics: hourly rollups of delivery outcomes (analytics.rollup) ---------------------------------------
+ANALYTICS_ROLLUP_INTERVAL_SECONDS = env_int("ANALYTICS_ROLLUP_INTERVAL_SECONDS", 60)  # beat runs the rollup this often
+# Facts are counted once they are this old: longer than any transaction that writes them can stay open (a batch
+# holds its transaction while its pushes go out, bounded by PUSH_TIMEOUT_SECONDS), so none commits behind the rollup.
+ANALYTICS_ROLLUP_HORIZON_SECONDS = env_int("ANALYTICS_ROLLUP_HORIZON_SECONDS", 600)
+ANALYTICS_ROLLUP_MAX_SPAN_SECONDS = env_int("ANALYTICS_ROLLUP_MAX_SPAN_SECONDS", 3600)  # per run, catching up
+ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 730)  # rollups outlive raw rows
 CELERY_BEAT_SCHEDULE = {
     "deactivate-stale-devices": {"task": "devices.tasks.deactivate_stale_devices", "schedule": timedelta(hours=6)},
     "dispatch-due-deliveries": {
@@ -326,6 +334,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.forget_old_idempotency_keys",
         "schedule": timedelta(days=1),
     },
+    # Hourly rollups (analytics.rollup): a run after another still running waits for its lock, then finds the
+    # watermark moved; a backlog of runs is pointless, the next one takes everything up to its horizon.
+    "roll-up-outcomes": {
+        "task": "analytics.tasks.roll_up",
+        "schedule": timedelta(seconds=ANALYTICS_ROLLUP_INTERVAL_SECONDS),
+        "options": {"expires": ANALYTICS_ROLLUP_INTERVAL_SECONDS},
+    },
+    "forget-old-rollups": {"task": "analytics.tasks.forget_old_rollups", "schedule": timedelta(days=1)},
 }
 
 LOGGING = {

@@ -1,0 +1,370 @@
+"""Reads of the hourly rollups: the charts' series, failures by reason, the success rate, and what to filter by.
+
+The charts read analytics_hourlyrollup only (a few thousand rows a day, whatever the traffic), never the raw
+notifications, deliveries or attempts, so they trail the raw rows by the rollup horizon (see rollup.py). The pages
+that must be exact to the minute (the admin index's success rate, a campaign's results) add the facts past the
+watermarks from raw rows, found by time or, for a campaign's runs still sending, by campaign (below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from analytics.models import HourlyRollup, RollupWatermark
+from analytics.rollup import FAILED_ATTEMPT, HELD_BACK_OUTCOME, HELD_BACK_REASON, SOURCES, conversions
+from campaigns.models import Campaign, CampaignRun
+from campaigns.results import CampaignCounts
+from events.models import Event
+from notifications.models import Delivery, DeliveryAttempt, Notification
+
+Bucket = Literal["hour", "day"]
+STEPS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+# What each outcome counts (an outcome is one fact; "sent", "delivered" and "failed" are per device):
+#   sent       an attempt handed to a provider (a delivery past its TTL is not: it fails as "expired")
+#   delivered  an attempt the provider accepted
+#   failed     a delivery given up on; reason: the provider's code, "token_invalid" or "expired"
+#   reached    a notification's first delivered attempt (per shopper: campaign results' "delivered")
+#   targeted   a notification written (campaign results' "targeted")
+#   suppressed a notification held back by shopper protection; reason: its policy outcome
+#   no_device  a notification whose shopper had no active device
+#   opened     a notification the app reported opened
+#   converted  a campaign notification whose shopper then did the campaign's conversion event
+OUTCOMES = ("sent", "delivered", "failed", "reached", "targeted", "suppressed", "no_device", "opened", "converted")
+
+R = HourlyRollup._meta.db_table
+W = RollupWatermark._meta.db_table
+A = DeliveryAttempt._meta.db_table
+D = Delivery._meta.db_table
+N = Notification._meta.db_table
+E = Event._meta.db_table
+RUN = CampaignRun._meta.db_table
+SOURCE_NAMES = [source.name for source in SOURCES]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which rollups: [start, end) in UTC, and optionally one category, provider and campaign ("" / 0: all)."""
+
+    start: datetime
+    end: datetime
+    category: str = ""
+    provider: str = ""
+    campaign_id: int = 0
+
+
+def bucket_starts(start: datetime, end: datetime, bucket: Bucket) -> list[datetime]:
+    """Every bucket in [start, end): its UTC start, the first one truncated to the bucket."""
+    first = _truncate(start, bucket)
+    step = STEPS[bucket]
+    starts = []
+    at = first
+    while at < end:
+        starts.append(at)
+        at += step
+    return starts
+
+
+def series(outcomes: Sequence[str], filters: Filters, *, bucket: Bucket) -> dict[str, list[tuple[datetime, int]]]:
+    """Per outcome, every bucket in [start, end) with its count (zeros included), from the rollups only."""
+    grouped = _counts(outcomes, filters, bucket=bucket, by_variant=False)
+    starts = bucket_starts(filters.start, filters.end, bucket)
+    return {o: [(at, grouped.get(("", o, at), 0)) for at in starts] for o in outcomes}
+
+
+def variant_series(
+    outcomes: Sequence[str], filters: Filters, *, bucket: Bucket
+) -> dict[str, dict[str, list[tuple[datetime, int]]]]:
+    """A campaign's series per variant ("" for a campaign without variants), variants in name order."""
+    grouped = _counts(outcomes, filters, bucket=bucket, by_variant=True)
+    starts = bucket_starts(filters.start, filters.end, bucket)
+    variants = sorted({variant for variant, _, _ in grouped})
+    return {v: {o: [(at, grouped.get((v, o, at), 0)) for at in starts] for o in outcomes} for v in variants}
+
+
+def failures_by_reason(filters: Filters) -> list[tuple[str, int]]:
+    """Failed deliveries in [start, end) per reason, largest first (then by reason, for a stable order)."""
+    where, params = _where(filters, ["failed"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT reason, sum(count) FROM {R} WHERE {where} GROUP BY reason ORDER BY 2 DESC, 1",  # noqa: S608
+            params,
+        )
+        return [(reason, int(n)) for reason, n in cursor.fetchall()]
+
+
+def success_rate(
+    series_delivered: Sequence[tuple[datetime, int]], series_failed: Sequence[tuple[datetime, int]]
+) -> list[tuple[datetime, float | None]]:
+    """Per bucket, delivered / (delivered + failed); None where nothing finished."""
+    rates: list[tuple[datetime, float | None]] = []
+    for (at, delivered), (_, failed) in zip(series_delivered, series_failed, strict=True):
+        finished = delivered + failed
+        rates.append((at, delivered / finished if finished else None))
+    return rates
+
+
+def choices() -> dict[str, list]:
+    """The categories, providers and campaigns [(id, name)] present in the rollups, for the charts' filters.
+
+    A campaign deleted since is listed by its id (its rollups outlive it).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT category FROM {R} WHERE category <> '' ORDER BY 1")  # noqa: S608
+        categories = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT DISTINCT provider FROM {R} WHERE provider <> '' ORDER BY 1")  # noqa: S608
+        providers = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT DISTINCT campaign_id FROM {R} WHERE campaign_id <> 0")  # noqa: S608
+        ids = [row[0] for row in cursor.fetchall()]
+    names = dict(Campaign.objects.filter(pk__in=ids).values_list("pk", "name"))
+    campaigns = sorted(((pk, names.get(pk, f"Campaign #{pk} (deleted)")) for pk in ids), key=lambda c: -c[0])
+    return {"categories": categories, "providers": providers, "campaigns": campaigns}
+
+
+def _counts(
+    outcomes: Sequence[str], filters: Filters, *, bucket: Bucket, by_variant: bool
+) -> dict[tuple[str, str, datetime], int]:
+    where, params = _where(filters, outcomes, bucket)
+    variant = "variant" if by_variant else "''"
+    # Buckets are UTC hours or days: date_trunc in UTC whatever the session's time zone.
+    sql = f"""
+        SELECT {variant}, outcome, date_trunc(%s, hour, 'UTC'), sum(count) FROM {R}
+        WHERE {where} GROUP BY 1, 2, 3
+    """  # noqa: S608 - only constants and the WHERE built by _where (placeholders) are formatted in
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [bucket, *params])
+        return {(v, o, at.astimezone(UTC)): int(n) for v, o, at, n in cursor.fetchall()}
+
+
+def _where(filters: Filters, outcomes: Sequence[str], bucket: str = "hour") -> tuple[str, list[object]]:
+    """The WHERE of a read: an hour range (served by analytics_rollup_outcome_hour), then the narrowing filters.
+
+    The range starts at the start of the first bucket, so that the first bucket is counted whole.
+    """
+    clauses = ["outcome = ANY(%s)", "hour >= %s", "hour < %s"]
+    params: list[object] = [list(outcomes), _truncate(filters.start, bucket), filters.end]
+    for column, value in (("category", filters.category), ("provider", filters.provider)):
+        if value:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if filters.campaign_id:
+        clauses.append("campaign_id = %s")
+        params.append(filters.campaign_id)
+    return " AND ".join(clauses), params
+
+
+def _truncate(at: datetime, bucket: str) -> datetime:
+    at = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return at.replace(hour=0) if bucket == "day" else at
+
+
+# --- The admin index's success rate: the rollups, and the attempts past their watermark ---------------------
+
+# The rollups hold exactly the attempts up to the watermark; the attempts after it (the horizon and a run's
+# interval, about 11 minutes, found by analytics_attempt_sent_brin) are counted raw, in the same statement so that
+# both are read in one snapshot: a run committing in between can't make an attempt count twice or not at all.
+_SUCCESS = f"""
+WITH mark AS (
+    SELECT coalesce((SELECT counted_until FROM {W} WHERE source = 'attempts'), '-infinity'::timestamptz) AS at
+), rolled AS (
+    SELECT coalesce(sum(count) FILTER (WHERE outcome = 'delivered' AND hour >= %(hour)s), 0) AS delivered_hour,
+           coalesce(sum(count) FILTER (WHERE outcome = 'failed' AND hour >= %(hour)s), 0) AS failed_hour,
+           coalesce(sum(count) FILTER (WHERE outcome = 'delivered'), 0) AS delivered_day,
+           coalesce(sum(count) FILTER (WHERE outcome = 'failed'), 0) AS failed_day
+    FROM {R} WHERE outcome IN ('delivered', 'failed') AND hour >= %(day)s
+), recent AS (
+    SELECT count(*) FILTER (WHERE a.outcome = 'delivered' AND a.sent_at >= %(hour)s) AS delivered_hour,
+           count(*) FILTER (WHERE {FAILED_ATTEMPT} AND a.sent_at >= %(hour)s) AS failed_hour,
+           count(*) FILTER (WHERE a.outcome = 'delivered') AS delivered_day,
+           count(*) FILTER (WHERE {FAILED_ATTEMPT}) AS failed_day
+    FROM {A} AS a WHERE a.sent_at > (SELECT at FROM mark) AND a.sent_at >= %(day)s
+)
+SELECT rolled.delivered_hour + recent.delivered_hour, rolled.failed_hour + recent.failed_hour,
+       rolled.delivered_day + recent.delivered_day, rolled.failed_day + recent.failed_day
+FROM rolled, recent
+"""  # noqa: S608 - table names and constant SQL only
+
+
+@dataclass(frozen=True)
+class SuccessRate:
+    window: str
+    delivered: int
+    finished: int  # delivered + failed (a dead token is a failure)
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.delivered / self.finished, 2) if self.finished else None
+
+
+def success_rates(*, now: datetime | None = None) -> list[SuccessRate]:
+    """Delivered out of finished deliveries since the start of the previous hour, and of the same hour yesterday.
+
+    Whole UTC hours, as the rollups count them: "the last hour" is 60 to 120 minutes, and says since when.
+    """
+    now = now or timezone.now()
+    hour = _truncate(now - timedelta(hours=1), "hour")
+    day = _truncate(now - timedelta(days=1), "hour")
+    with connection.cursor() as cursor:
+        cursor.execute(_SUCCESS, {"hour": hour, "day": day, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS})
+        delivered_hour, failed_hour, delivered_day, failed_day = (int(n) for n in cursor.fetchone())
+    return [
+        SuccessRate(f"last hour (since {hour:%H:%M} UTC)", delivered_hour, delivered_hour + failed_hour),
+        SuccessRate(f"last day (since {day:%H:%M} UTC yesterday)", delivered_day, delivered_day + failed_day),
+    ]
+
+
+# --- A campaign's results (registered into campaigns.results by analytics.apps) ------------------------------
+
+# Each source's watermark: the rollups hold exactly its facts up to it. They are read first and passed as values,
+# so that the planner sees how recent "past the watermark" is (a few minutes: the time indexes) instead of planning
+# for any value; `guard` then checks, in the statement's own snapshot, that no run has moved them since (a run moves
+# its watermarks and adds its counts in one transaction), else the statement is run again (_read_with_marks).
+_MARKS = f"""
+marks AS (
+    SELECT %(mark_attempts)s::timestamptz AS attempts, %(mark_targeted)s::timestamptz AS targeted,
+           %(mark_held_back)s::timestamptz AS held_back, %(mark_opens)s::timestamptz AS opens,
+           %(mark_conversions)s::timestamptz AS conversions
+), guard AS (
+    SELECT count(*) = %(marked)s AND coalesce(bool_and(w.counted_until = CASE w.source
+        WHEN 'attempts' THEN m.attempts WHEN 'targeted' THEN m.targeted WHEN 'held_back' THEN m.held_back
+        WHEN 'opens' THEN m.opens WHEN 'conversions' THEN m.conversions END), TRUE) AS unmoved
+    FROM {W} AS w CROSS JOIN marks AS m
+)"""  # noqa: S608 - table name only
+# Before a source's first run: nothing is rolled up, everything is past its (absent) watermark.
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _read_with_marks(sql: str, params: dict[str, object]) -> list[tuple]:
+    """Rows of `sql` (which selects `guard.unmoved` first, then its columns, at least one row), read against the
+    watermarks as they are: again if a rollup run moved them in between (it runs once a minute, in about a second).
+    """
+    for _ in range(_READS):
+        marks = dict(RollupWatermark.objects.values_list("source", "counted_until"))
+        values = {f"mark_{source}": marks.get(source, _NEVER) for source in SOURCE_NAMES}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, **values, "marked": len(marks)})
+            rows = cursor.fetchall()
+        if rows[0][0]:
+            return [row[1:] for row in rows if row[1] is not None]
+    raise RuntimeError(f"The rollups' watermarks moved during each of {_READS} reads.")
+
+
+_READS = 5  # a run moves the watermarks once a minute: a second read all but never meets another
+
+
+# A run writes notifications, verdicts and attempts only until it finishes (campaigns.progress finishes a run when
+# nothing of it waits or is in flight), so a run finished before the watermarks has all of those rolled up; those
+# of the runs still sending or finished since are counted from their own rows (campaign_once_per_user, source_ref
+# first), exactly as rollup.py counts them: a notification's first delivered attempt is the one counted. Opens and
+# conversions come at any time after: those past their watermarks are found by time (the partial index on opened_at;
+# the events received since, of the campaign's conversion type) for all the campaign's runs. So a campaign's page
+# reads its own rows only while it sends and for the horizon after, and a run's results are exact at any age.
+_CAMPAIGN_RUNS = f"""
+runs AS (
+    SELECT r.id::text AS ref, (r.finished_at IS NULL OR r.finished_at > least(m.targeted, m.held_back, m.attempts))
+           AS live
+    FROM {RUN} AS r CROSS JOIN marks AS m WHERE r.campaign_id = %(campaign)s
+)"""  # noqa: S608 - table name only
+
+_CAMPAIGN_COUNTS = f"""
+WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
+    SELECT variant, outcome, reason, sum(count) FROM {R}
+    WHERE campaign_id = %(campaign)s
+      AND outcome IN ('targeted', 'reached', 'opened', 'converted', 'suppressed', 'no_device')
+    GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT n.variant, o.outcome, o.reason, count(*)
+    FROM {N} AS n CROSS JOIN marks AS m
+    CROSS JOIN LATERAL (
+        SELECT 'targeted', '' WHERE n.created_at > m.targeted
+        UNION ALL SELECT {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}
+            WHERE n.status IN ('suppressed', 'no_device') AND n.updated_at > m.held_back
+        UNION ALL SELECT 'reached', '' FROM (
+            SELECT a.sent_at FROM {D} AS d JOIN {A} AS a ON a.delivery_id = d.id
+            WHERE d.notification_id = n.id AND a.outcome = 'delivered' ORDER BY a.sent_at, a.id LIMIT 1
+        ) AS f
+        -- Attempts are looked up only for a notification delivered since the mark (delivered_at >= sent_at).
+        WHERE n.status = 'sending' AND f.sent_at > m.attempts AND EXISTS (
+            SELECT 1 FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
+              AND d.delivered_at > m.attempts
+        )
+    ) AS o(outcome, reason)
+    WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
+    GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT n.variant, 'opened', '', count(*) FROM {N} AS n
+    WHERE n.opened_at > %(mark_opens)s AND n.source = 'campaign' AND n.source_ref = ANY(%(refs)s)
+    GROUP BY 1
+    UNION ALL
+    SELECT variant, 'converted', '', count(*)
+    FROM ({conversions("e.received_at > %(mark_conversions)s AND e.type = %(event)s")}) AS converted
+    WHERE campaign_id = %(campaign)s
+    GROUP BY 1
+)
+SELECT guard.unmoved, c.* FROM guard LEFT JOIN (
+    SELECT variant, outcome, reason, sum(n) FROM counted GROUP BY 1, 2, 3
+) AS c ON TRUE
+"""  # noqa: S608 - table names and constant SQL only
+
+# Delivered pushes (per device) and opens per bucket: the rollups' hours from the first bucket on, and the facts
+# past the watermarks as above.
+_CAMPAIGN_TIMELINE = f"""
+WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (at, delivered, opened) AS (
+    SELECT date_trunc(%(unit)s, hour, 'UTC'), coalesce(sum(count) FILTER (WHERE outcome = 'delivered'), 0),
+           coalesce(sum(count) FILTER (WHERE outcome = 'opened'), 0)
+    FROM {R} WHERE campaign_id = %(campaign)s AND outcome IN ('delivered', 'opened') AND hour >= %(start)s
+    GROUP BY 1
+    UNION ALL
+    SELECT date_trunc(%(unit)s, a.sent_at, 'UTC'), count(*), 0
+    FROM {N} AS n CROSS JOIN marks AS m
+    JOIN {D} AS d ON d.notification_id = n.id AND d.status = 'delivered' AND d.delivered_at > m.attempts
+    JOIN {A} AS a ON a.delivery_id = d.id
+    WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
+      AND a.outcome = 'delivered' AND a.sent_at > m.attempts AND a.sent_at >= %(start)s
+    GROUP BY 1
+    UNION ALL
+    SELECT date_trunc(%(unit)s, n.opened_at, 'UTC'), 0, count(*) FROM {N} AS n
+    WHERE n.opened_at > %(mark_opens)s AND n.opened_at >= %(start)s
+      AND n.source = 'campaign' AND n.source_ref = ANY(%(refs)s)
+    GROUP BY 1
+)
+SELECT guard.unmoved, c.* FROM guard LEFT JOIN (
+    SELECT at, sum(delivered), sum(opened) FROM counted GROUP BY 1
+) AS c ON TRUE
+"""  # noqa: S608 - table names and constant SQL only
+
+
+def campaign_counts(campaign: Campaign) -> CampaignCounts:
+    """Per variant: targeted, delivered (shoppers reached), opened, converted; and held back per reason."""
+    params = {"campaign": campaign.pk, "refs": _refs(campaign), "event": campaign.conversion_event}
+    rows = _read_with_marks(_CAMPAIGN_COUNTS, params)
+    columns = {"targeted": 0, "reached": 1, "opened": 2, "converted": 3}
+    variants: dict[str, list[int]] = {}
+    held_back: dict[str, int] = {}
+    for variant, outcome, reason, n in rows:
+        if outcome in columns:
+            variants.setdefault(variant, [0, 0, 0, 0])[columns[outcome]] += int(n)
+        else:
+            key = "no_device" if outcome == "no_device" else reason
+            held_back[key] = held_back.get(key, 0) + int(n)
+    return CampaignCounts({v: (c[0], c[1], c[2], c[3]) for v, c in variants.items()}, held_back)
+
+
+def campaign_timeline(campaign: Campaign, *, unit: str, start: datetime) -> dict[datetime, tuple[int, int]]:
+    """Delivered pushes and opens per hour or day bucket from `start`'s bucket on: {bucket start: (n, n)}."""
+    params = {"campaign": campaign.pk, "refs": _refs(campaign), "unit": unit, "start": _truncate(start, unit)}
+    rows = _read_with_marks(_CAMPAIGN_TIMELINE, params)
+    return {at.astimezone(UTC): (int(d), int(o)) for at, d, o in rows}
+
+
+def _refs(campaign: Campaign) -> list[str]:
+    # As values, not a join: the planner then knows how many rows the campaign has, and finds its opens since the
+    # watermark by time (a few) rather than by campaign (all of its rows).
+    return [str(pk) for pk in campaign.runs.values_list("pk", flat=True)]
