@@ -34,6 +34,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "audience.segmentcondition": ALL_ACTIONS,
         "audience.segmentmember": ALL_ACTIONS,
         "audience.shopperprofile": ("view",),
+        # The analytics page (issue 20): charts of the hourly rollups, for all three roles.
+        "analytics.hourlyrollup": ("view",),
     },
     SUPPORT: {
         "devices.device": ("view",),
@@ -55,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "notifications.delivery": ("view",),
         "notifications.faileddelivery": ("view",),
         "notifications.providerpause": ("view",),
+        "analytics.hourlyrollup": ("view",),
     },
     ADMINISTRATORS: {
         "devices.device": ALL_ACTIONS,
@@ -82,6 +85,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "django_celery_beat.periodictask": ALL_ACTIONS,
         "django_celery_beat.crontabschedule": ALL_ACTIONS,
         "django_celery_beat.intervalschedule": ALL_ACTIONS,
+        "analytics.hourlyrollup": ("view",),
     },
 }
 

@@ -17,6 +17,7 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("admin/shopper/", include("support.urls")),
+    path("admin/analytics/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("healthz", observability.healthz, name="healthz"),
     path("readyz", observability.readyz, name="readyz"),
