@@ -339,7 +339,7 @@ def test_the_charts_selectors_read_the_rolled_up_history(history):
     assert sorted(reasons) == sorted((r, n) for (o, r), n in expected.items() if o == "failed")
     assert [n for _, n in reasons] == sorted((n for _, n in reasons), reverse=True)
     assert selectors.choices() == {
-        "categories": ["order_updates", "promotions"],
-        "providers": ["apns", "fcm"],
+        "categories": sorted(settings.NOTIFICATION_CATEGORIES),
+        "providers": ["apns", "fcm", "webpush"],
         "campaigns": [],
     }
