@@ -17,12 +17,22 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from analytics.models import HourlyRollup, RollupWatermark
-from analytics.rollup import FAILED_ATTEMPT, HELD_BACK_OUTCOME, HELD_BACK_REASON, SOURCES, conversions
-from campaigns.models import Campaign, CampaignRun
+from analytics.models import RollupWatermark
+from analytics.rollup import (  # the tables' names, as the rollup's SQL names them
+    FAILED_ATTEMPT,
+    HELD_BACK_OUTCOME,
+    HELD_BACK_REASON,
+    RUN,
+    SOURCES,
+    A,
+    D,
+    N,
+    R,
+    W,
+    conversions,
+)
+from campaigns.models import Campaign
 from campaigns.results import CampaignCounts
-from events.models import Event
-from notifications.models import Delivery, DeliveryAttempt, Notification
 from providers.registry import PROVIDER_NAMES
 
 Bucket = Literal["hour", "day"]
@@ -40,13 +50,6 @@ STEPS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days
 #   converted  a campaign notification whose shopper then did the campaign's conversion event
 OUTCOMES = ("sent", "delivered", "failed", "reached", "targeted", "suppressed", "no_device", "opened", "converted")
 
-R = HourlyRollup._meta.db_table
-W = RollupWatermark._meta.db_table
-A = DeliveryAttempt._meta.db_table
-D = Delivery._meta.db_table
-N = Notification._meta.db_table
-E = Event._meta.db_table
-RUN = CampaignRun._meta.db_table
 SOURCE_NAMES = [source.name for source in SOURCES]
 
 
