@@ -39,7 +39,7 @@ SELECT %b, * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %
                          %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
 """  # noqa: S608 - only the table name is formatted in
 # What an outcome sets on a delivery (Claimed's fields), in the order of _INSERT_DELIVERIES and _WRITE_STATES.
-STATE_COLUMNS = (
+DELIVERY_STATE_COLUMNS = (
     "status",
     "attempts",
     "next_attempt_at",
@@ -49,7 +49,7 @@ STATE_COLUMNS = (
     "updated_at",
     "delivered_at",
 )
-_DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", "token", *STATE_COLUMNS)
+_DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", "token", *DELIVERY_STATE_COLUMNS)
 
 
 def insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
@@ -158,7 +158,8 @@ def insert_attempts(sent: list[SentBatch]) -> None:
 
 
 def write_states(deliveries: list[Claimed]) -> None:
-    bulk_sql.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in ("pk", *STATE_COLUMNS)])
+    columns = ("pk", *DELIVERY_STATE_COLUMNS)
+    bulk_sql.execute(_WRITE_STATES, [[getattr(d, name) for d in deliveries] for name in columns])
 
 
 def resume_providers(providers: list[str]) -> None:
