@@ -1176,8 +1176,7 @@ def _fan_out_shop(sim: Any, devices: int) -> tuple[int, int]:
     once and pointed at this run's simulator; the campaign's template and its segment (app version 4.2.0)."""
     from audience.models import Segment, SegmentCondition
     from bench.providers import subscription_keys
-    from bench.scenarios import SHOP_SQL
-    from templates.models import MessageTemplate
+    from bench.scenarios import SHOP_SQL, weekend_template
 
     p256dh, auth = subscription_keys()
     with connection.cursor() as cursor:
@@ -1201,16 +1200,7 @@ def _fan_out_shop(sim: Any, devices: int) -> tuple[int, int]:
             [sim.base_url, p256dh, auth],
         )
         cursor.execute("ANALYZE devices_device")
-    template, _ = MessageTemplate.objects.get_or_create(
-        key="bench_weekend",
-        defaults={
-            "name": "bench",
-            "category": "promotions",
-            "priority": "normal",
-            "title": "{{ discount }} off {{ category }}",
-            "body": "This weekend only.",
-        },
-    )
+    template = weekend_template()
     segment, created = Segment.objects.get_or_create(name="History: fan-out (app 4.2.0)")
     if created:
         SegmentCondition.objects.create(segment=segment, field="app_version", operator="eq", value="4.2.0")

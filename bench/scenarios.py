@@ -7,10 +7,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.db import connection
+
+if TYPE_CHECKING:
+    from templates.models import MessageTemplate
 
 from bench.measure import cpu_seconds, peak_rss_mb, percentile, postgres_cpu_seconds, processes
 from bench.stack import empty_tables
@@ -46,7 +49,6 @@ def build_shop(sim, devices: int) -> tuple[int, int]:  # type: ignore[no-untyped
     """The synthetic shop: `devices` devices of as many shoppers, the campaign's template and segment (their ids)."""
     from audience.models import Segment
     from bench.providers import subscription_keys
-    from templates.models import MessageTemplate
 
     p256dh, auth = subscription_keys()
     empty_tables(*SCENARIO_TABLES, "devices_device")
@@ -54,16 +56,7 @@ def build_shop(sim, devices: int) -> tuple[int, int]:  # type: ignore[no-untyped
         cursor.execute(SHOP_SQL, [sim.base_url, p256dh, auth, devices])
         cursor.execute("VACUUM ANALYZE devices_device")
         cursor.execute("CHECKPOINT")  # the shop's writes flushed now, not during the first scenario's measurement
-    template, _ = MessageTemplate.objects.get_or_create(
-        key="bench_weekend",
-        defaults={
-            "name": "bench",
-            "category": "promotions",
-            "priority": "normal",
-            "title": "{{ discount }} off {{ category }}",
-            "body": "This weekend only.",
-        },
-    )
+    template = weekend_template()
     segment, _ = Segment.objects.get_or_create(name="bench: everyone")
     return template.pk, segment.pk
 
@@ -419,3 +412,20 @@ def _waiting(app, queue: str) -> int:  # type: ignore[no-untyped-def]
 
 def _accepted(sim) -> int:  # type: ignore[no-untyped-def]
     return sum(answers.get("ok", 0) for answers in sim.stats()["providers"].values())
+
+
+def weekend_template() -> MessageTemplate:
+    """The benchmarks' campaign template (bench.scenarios and bench.history send it)."""
+    from templates.models import MessageTemplate
+
+    template, _ = MessageTemplate.objects.get_or_create(
+        key="bench_weekend",
+        defaults={
+            "name": "bench",
+            "category": "promotions",
+            "priority": "normal",
+            "title": "{{ discount }} off {{ category }}",
+            "body": "This weekend only.",
+        },
+    )
+    return template
