@@ -34,15 +34,24 @@ def execute(sql: str, params: Sequence[Any]) -> list[tuple]:
 
 
 def take_ids(model: type[Model], count: int) -> list[int]:
-    """`count` new ids from the sequence of `model`'s table, ascending: for rows written by `execute`."""
-    return [pk for (pk,) in execute(_TAKE_IDS, [_sequence_of(model._meta.db_table), count])]
+    """`count` new ids for `model`'s table, ascending, as its column default makes them: for rows written by
+    `execute` (a table partitioned by day: ids carrying the day, config.partitions)."""
+    take = f"SELECT {id_default(model)} FROM generate_series(1, %b::int)"  # noqa: S608 - the column default
+    return [pk for (pk,) in execute(take, [count])]
 
 
-# The sequence is named once: looked up for every row, its name cost more than the ids themselves.
-_TAKE_IDS = "SELECT nextval(%b::regclass) FROM generate_series(1, %b::int)"
+def id_default(model: type[Model]) -> str:
+    """The SQL expression that makes a new id for `model`'s table: its column default, or its sequence's next."""
+    return _id_default(model._meta.db_table)
 
 
 @cache
-def _sequence_of(table: str) -> str:
-    [(name,)] = execute("SELECT pg_get_serial_sequence(%b, 'id')", [table])
-    return name
+def _id_default(table: str) -> str:
+    # Looked up once: looked up for every row, it cost more than the ids themselves.
+    [(default, sequence)] = execute(
+        "SELECT pg_get_expr(d.adbin, d.adrelid), pg_get_serial_sequence(%b, 'id') FROM pg_attribute a "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = %b::regclass AND a.attname = 'id'",
+        [table, table],
+    )
+    return default if default else f"nextval('{sequence}'::regclass)"

@@ -72,9 +72,29 @@ class QueueDepthCollector:
         yield gauge
 
 
+class PartitionsAheadCollector:
+    """Days after today whose partitions are ready, per table partitioned by day (config.partitions).
+
+    Beat keeps PARTITION_DAYS_AHEAD; an insert into a day without its partition fails, so alert well before 0.
+    """
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from config import partitions
+
+        gauge = GaugeMetricFamily(
+            "pushcart_partition_days_ahead", "Days after today with their partition ready", labels=["table"]
+        )
+        try:
+            for table in partitions.partitioned_tables():
+                gauge.add_metric([table], float(partitions.days_ahead(table)))
+        except Exception:  # noqa: S110 (a scrape must not fail because the database is down; readyz says so)
+            pass
+        yield gauge
+
+
 # Collectors that read their figures when scraped, registered by the apps that own the figures (AppConfig.ready):
 # config must not import the apps.
-SCRAPE_COLLECTORS: list[Any] = [QueueDepthCollector()]
+SCRAPE_COLLECTORS: list[Any] = [QueueDepthCollector(), PartitionsAheadCollector()]
 
 
 def collect_at_scrape(collector: Any) -> None:

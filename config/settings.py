@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import BASE_DIR, env_bool, env_int, env_list, env_str, process_kind
 
@@ -342,6 +343,17 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": ANALYTICS_ROLLUP_INTERVAL_SECONDS},
     },
     "forget-old-rollups": {"task": "analytics.tasks.forget_old_rollups", "schedule": timedelta(days=1)},
+    # Partitions created ahead and dropped past retention (config.partitions); hourly, so a missed run costs nothing.
+    "maintain-notification-partitions": {
+        "task": "notifications.tasks.maintain_partitions",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
+    "maintain-event-partitions": {
+        "task": "events.tasks.maintain_partitions",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3000},
+    },
 }
 
 LOGGING = {
@@ -396,6 +408,21 @@ DELIVERY_STUCK_AFTER_SECONDS = env_int("DELIVERY_STUCK_AFTER_SECONDS", 120)  # t
 DELIVERY_PROVIDER_PAUSE_SECONDS = env_int("DELIVERY_PROVIDER_PAUSE_SECONDS", 300)
 SEND_AT_PAST_TOLERANCE_SECONDS = env_int("SEND_AT_PAST_TOLERANCE_SECONDS", 300)
 IDEMPOTENCY_KEY_RETENTION_DAYS = env_int("IDEMPOTENCY_KEY_RETENTION_DAYS", 7)
+# --- Retention: days of raw rows kept (the hourly rollups keep their counts ANALYTICS_ROLLUP_RETENTION_DAYS) -----
+# The big tables are partitioned by day (config.partitions): a day past its retention is dropped as a whole.
+DELIVERY_RETENTION_DAYS = env_int("DELIVERY_RETENTION_DAYS", 30)  # deliveries and their attempts
+NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90)  # notifications (campaign results' rows)
+FAILED_DELIVERY_RETENTION_DAYS = env_int("FAILED_DELIVERY_RETENTION_DAYS", 90)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 14)  # events and their idempotency keys
+PARTITION_DAYS_AHEAD = env_int("PARTITION_DAYS_AHEAD", 7)  # beat keeps this many days' partitions ready
+# How far ahead a send may be scheduled: it must still be kept when it goes out, and its retries with it (a
+# push lives at most 28 days), so that a notification's partition outlives everything that reads it.
+SCHEDULE_AHEAD_MAX_DAYS = env_int("SCHEDULE_AHEAD_MAX_DAYS", 60)
+if max(DELIVERY_RETENTION_DAYS, SCHEDULE_AHEAD_MAX_DAYS + 28) > NOTIFICATION_RETENTION_DAYS:
+    raise ImproperlyConfigured(
+        "NOTIFICATION_RETENTION_DAYS must be at least DELIVERY_RETENTION_DAYS and SCHEDULE_AHEAD_MAX_DAYS + 28: "
+        "deliveries and scheduled sends read their notification."
+    )
 # Per-provider sending rate across all workers (messages/s); 0 = unlimited.
 PROVIDER_RATE_LIMITS = {
     "fcm": env_int("FCM_RATE_LIMIT", 0),

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from config import bulk_sql, wakeup
 from config.celery import enqueue
-from events.models import Event, EventStatus
+from events.models import Event, EventKey, EventStatus
 
 PROCESS_CHUNK = 500  # events per worker task
 WAKE = "events"  # config.wakeup's name for the task that takes waiting events
@@ -38,16 +39,29 @@ class Accepted:
     duplicate: bool
 
 
-# One statement for the whole batch; a key seen before (or twice in the batch)
-# is skipped by the unique constraint, and RETURNING names what was new.
-_INSERT = f"""
-INSERT INTO {Event._meta.db_table}
-    (producer, idempotency_key, type, user_id, occurred_at, received_at, data, attributes, status, outcome)
-SELECT %b, k, t, u, coalesce(o, now()), now(), d, a, '{EventStatus.RECEIVED}', ''
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::jsonb[], %b::jsonb[]) AS v(k, t, u, o, d, a)
-ON CONFLICT (producer, idempotency_key) DO NOTHING
+# One statement for the whole batch: a key seen before (or twice in the batch) gets no EventKey row, so no event
+# (events are partitioned by day: the key's uniqueness lives in EventKey); RETURNING names what was new.
+@cache
+def _insert() -> str:
+    event, key = Event._meta.db_table, EventKey._meta.db_table
+    return f"""
+WITH v AS (
+    SELECT DISTINCT ON (k) k, t, u, o, d, a
+    FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::jsonb[], %b::jsonb[])
+        WITH ORDINALITY AS v(k, t, u, o, d, a, n)
+    ORDER BY k, n
+), fresh AS (
+    INSERT INTO {key} (producer, idempotency_key, event_id, received_at)
+    SELECT %b, k, {bulk_sql.id_default(Event)}, now() FROM v
+    ON CONFLICT (producer, idempotency_key) DO NOTHING
+    RETURNING idempotency_key, event_id
+)
+INSERT INTO {event}
+    (id, producer, idempotency_key, type, user_id, occurred_at, received_at, data, attributes, status, outcome)
+SELECT fresh.event_id, %b, k, t, u, coalesce(o, now()), now(), d, a, '{EventStatus.RECEIVED}', ''
+FROM fresh JOIN v ON v.k = fresh.idempotency_key
 RETURNING id, idempotency_key
-"""  # noqa: S608 - only constants are formatted in
+"""  # noqa: S608 - only the tables' names, the id's default and constants are formatted in
 
 
 def ingest_events(events: Sequence[IncomingEvent], *, producer: str) -> list[Accepted]:
@@ -57,15 +71,16 @@ def ingest_events(events: Sequence[IncomingEvent], *, producer: str) -> list[Acc
     # One statement stores the batch (atomic on its own): no transaction around it, which would cost two more
     # round trips per request; the answer and the hand-over to the workers follow its commit.
     rows = bulk_sql.execute(
-        _INSERT,
+        _insert(),
         [
-            producer,
             [e.idempotency_key for e in events],
             [e.type for e in events],
             [e.user_id for e in events],
             [e.occurred_at for e in events],
             [json.dumps(e.data) for e in events],
             [json.dumps(e.attributes) for e in events],
+            producer,
+            producer,
         ],
     )
     new = dict((key, pk) for pk, key in rows)
@@ -73,7 +88,9 @@ def ingest_events(events: Sequence[IncomingEvent], *, producer: str) -> list[Acc
     missing = [e.idempotency_key for e in events if e.idempotency_key not in new]
     if missing:
         seen = dict(
-            Event.objects.filter(producer=producer, idempotency_key__in=missing).values_list("idempotency_key", "pk")
+            EventKey.objects.filter(producer=producer, idempotency_key__in=missing).values_list(
+                "idempotency_key", "event_id"
+            )
         )
     answers, fresh_ids = [], []
     for event in events:
@@ -114,19 +131,23 @@ def enqueue_processing(event_ids: Sequence[int]) -> None:
 
 def mark_rejected(*, producer: str, idempotency_key: str, raw: str, reason: str) -> None:
     """Keep a message that could not be read as an event (from Kafka), with the reason, instead of losing it."""
-    Event.objects.get_or_create(
-        producer=producer,
-        idempotency_key=idempotency_key,
-        defaults={
-            "type": "",
-            "user_id": "",
-            "occurred_at": timezone.now(),
-            "data": {"raw": storable_text(raw[:10_000])},
-            "status": EventStatus.REJECTED,
-            "outcome": storable_text(reason[:2000]),
-            "processed_at": timezone.now(),
-        },
-    )
+    with transaction.atomic():
+        key, created = EventKey.objects.get_or_create(
+            producer=producer, idempotency_key=idempotency_key, defaults={"event_id": bulk_sql.take_ids(Event, 1)[0]}
+        )
+        if created:
+            Event.objects.create(
+                pk=key.event_id,
+                producer=producer,
+                idempotency_key=idempotency_key,
+                type="",
+                user_id="",
+                occurred_at=timezone.now(),
+                data={"raw": storable_text(raw[:10_000])},
+                status=EventStatus.REJECTED,
+                outcome=storable_text(reason[:2000]),
+                processed_at=timezone.now(),
+            )
 
 
 def storable_text(text: str) -> str:

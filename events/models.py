@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Now
@@ -40,9 +41,9 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["producer", "idempotency_key"], name="event_once_per_producer"),
-        ]
+        # Partitioned by day through its ids (config.partitions): a unique index must include the id, so an
+        # event is stored once per producer and key by EventKey, which outlives it by nothing: both are kept
+        # EVENT_RETENTION_DAYS.
         indexes = [
             models.Index(fields=["received_at"], name="event_unprocessed", condition=models.Q(status="received")),
             models.Index(fields=["user_id", "type", "occurred_at"], name="event_user_timeline"),
@@ -51,6 +52,23 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type} for {self.user_id}"
+
+
+class EventKey(models.Model):
+    """A producer's idempotency key and the event stored for it: an event is stored once per key."""
+
+    pk = models.CompositePrimaryKey("producer", "idempotency_key")
+    producer = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255)
+    event_id = models.BigIntegerField()
+    received_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        # Keys are only ever inserted, in about received_at order: a block range index finds the old ones.
+        indexes = [BrinIndex(fields=["received_at"], name="event_key_received")]
+
+    def __str__(self) -> str:
+        return f"{self.producer}: {self.idempotency_key}"
 
 
 def validate_conditions(text: str) -> None:
@@ -125,6 +143,8 @@ class TriggerRule(models.Model):
             errors["match_key"] = "Cancelling events need a match key to know which waiting send they cancel."
         if self.delay and self.delay < timedelta(0):
             errors["delay"] = "The delay can't be negative."
+        if self.delay and self.delay > timedelta(days=settings.SCHEDULE_AHEAD_MAX_DAYS):
+            errors["delay"] = f"The delay can be at most {settings.SCHEDULE_AHEAD_MAX_DAYS} days."
         if errors:
             raise ValidationError(errors)
 

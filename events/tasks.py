@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from config import wakeup
-from events import ingest, triggers
+from events import ingest, retention, triggers
 from events.recovery import requeue_unprocessed
 
 
@@ -24,3 +24,9 @@ def process_events(event_ids: list[int]) -> dict[str, int]:
 def requeue_unprocessed_events() -> int:
     """Beat: events whose processing task was lost (a killed worker, a restarted broker)."""
     return requeue_unprocessed()
+
+
+@shared_task(name="events.tasks.maintain_partitions", acks_late=True)
+def maintain_partitions() -> dict[str, list[str]]:
+    """Beat, hourly: the next days' partitions made, days past retention dropped (events.retention)."""
+    return retention.maintain_partitions()

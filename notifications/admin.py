@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -237,7 +238,8 @@ class DeliveryProviderFilter(admin.SimpleListFilter):
         return ProviderFilter.lookups(self, request, model_admin)  # type: ignore[arg-type]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(delivery__provider=self.value()) if self.value() else queryset
+        # From the record's payload: the delivery may be gone (deliveries are kept less long than these records).
+        return queryset.filter(payload__provider=self.value()) if self.value() else queryset
 
 
 @admin.register(FailedDelivery)
@@ -245,11 +247,10 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
     list_display = ["delivery_id", "user", "provider", "provider_code", "reason", "status", "created_at"]
     list_filter = ["status", DeliveryProviderFilter, "provider_code", "created_at"]
     search_fields = ["delivery__notification__user_id", "delivery__token"]
-    list_select_related = ["delivery__notification"]
     show_full_result_count = False
     actions = ["requeue", "discard"]
     readonly_fields = [
-        "delivery",
+        "delivery_link",
         "reason",
         "provider_code",
         "payload",
@@ -261,6 +262,12 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
     fields = readonly_fields
 
     change_form_template = "admin/notifications/faileddelivery/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FailedDelivery]:
+        # A record outlives its delivery (FAILED_DELIVERY_RETENTION_DAYS against DELIVERY_RETENTION_DAYS): the
+        # shopper is looked up for the rows shown, and is empty once the delivery is gone.
+        shopper = Delivery.objects.filter(pk=OuterRef("delivery_id")).values("notification__user_id")[:1]
+        return super().get_queryset(request).annotate(shopper=Subquery(shopper))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -289,7 +296,10 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
         self, request: HttpRequest, context: dict, add=False, change=False, form_url="", obj=None
     ) -> HttpResponse:
         context["can_resolve"] = (
-            obj is not None and obj.status == FailedDeliveryStatus.OPEN and self.has_change_permission(request)
+            obj is not None
+            and obj.status == FailedDeliveryStatus.OPEN
+            and self.has_change_permission(request)
+            and _kept_delivery(obj) is not None
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -297,16 +307,14 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
         """Requeue or Discard one failed delivery: GET asks for confirmation, saying what will happen; POST does it."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        failure = (
-            FailedDelivery.objects.select_related("delivery__notification", "delivery__device")
-            .filter(pk=int(object_id))
-            .first()
-            if object_id.isdigit()
-            else None
-        )
+        # Not joined to its delivery (an inner join would hide a record whose delivery is no longer kept).
+        failure = FailedDelivery.objects.filter(pk=int(object_id)).first() if object_id.isdigit() else None
         if failure is None:
             raise Http404("No such failed delivery.")
         page = reverse("admin:notifications_faileddelivery_change", args=[failure.pk])
+        if _kept_delivery(failure) is None:
+            self.message_user(request, _gone(), messages.WARNING)
+            return redirect(page)
         if request.method == "POST":
             resolve = failures.requeue_failed if action == REQUEUE else failures.discard_failed
             if resolve([failure.pk], by=request.user.get_username()):
@@ -337,11 +345,18 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="user")
     def user(self, failure: FailedDelivery) -> str:
-        return failure.delivery.notification.user_id
+        return getattr(failure, "shopper", None) or "—"
 
     @admin.display(description="provider")
     def provider(self, failure: FailedDelivery) -> str:
-        return failure.delivery.provider
+        return failure.payload.get("provider", "") if isinstance(failure.payload, dict) else ""
+
+    @admin.display(description="delivery")
+    def delivery_link(self, failure: FailedDelivery) -> str:
+        if _kept_delivery(failure) is None:
+            return _gone()
+        url = reverse("admin:notifications_delivery_change", args=[failure.delivery_id])
+        return format_html('<a href="{}">Delivery #{}</a>', url, failure.delivery_id)
 
     @admin.action(description="Requeue: one more attempt for the selected", permissions=["change"])
     def requeue(self, request: HttpRequest, queryset: QuerySet[FailedDelivery]) -> None:
@@ -352,6 +367,20 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
     def discard(self, request: HttpRequest, queryset: QuerySet[FailedDelivery]) -> None:
         count = failures.discard_failed(list(queryset.values_list("pk", flat=True)), by=request.user.get_username())
         self.message_user(request, f"Discarded {count} failed delivery(ies).", messages.SUCCESS)
+
+
+def _kept_delivery(failure: FailedDelivery) -> Delivery | None:
+    try:
+        return failure.delivery
+    except Delivery.DoesNotExist:
+        return None
+
+
+def _gone() -> str:
+    return (
+        f"Its delivery is no longer kept (deliveries are kept {settings.DELIVERY_RETENTION_DAYS} days): the message "
+        "as it was sent is below; it can't be requeued."
+    )
 
 
 @admin.register(ProviderPause)

@@ -75,6 +75,7 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_constraint=False,  # no foreign keys on tables partitioned by day (config.partitions)
         db_index=False,  # notification_test_device: only test sends have one
         help_text="Only this device (a test send to one token); empty: every active device of the user.",
     )
@@ -84,23 +85,25 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [
-            # A campaign run reaches each shopper once, whatever happens to its fan-out.
-            models.UniqueConstraint(
-                fields=["source_ref", "user_id"], name="campaign_once_per_user", condition=models.Q(source="campaign")
-            ),
-            # A rule's waiting send for one thing (a cart): at most one per user and key.
-            models.UniqueConstraint(
-                fields=["user_id", "trigger_key"],
-                name="one_waiting_send_per_trigger",
-                condition=models.Q(status="scheduled") & ~models.Q(trigger_key=""),
-            ),
-        ]
         # Every index costs each of a campaign's rows twice (stored, then moved to `sending`), so only what a
         # query uses is indexed: no indexes on category or template key (no query narrows by them alone), no
         # LIKE twins of the text columns (Django adds them to db_index=True; nothing searches by prefix here).
+        #
+        # The table is partitioned by day through its ids (config.partitions), so no unique index can leave out
+        # `id`. What unique indexes used to back up is kept by the engine's own locks: a campaign run reaches each
+        # shopper once because its batches hold their shoppers and the notification ids they are written under
+        # (a batch written twice collides on the primary key) and its pages move under a lock on the run; a rule
+        # keeps one waiting send per user and key under an advisory lock on both (events.triggers).
         indexes = [
             models.Index(fields=["user_id"], name="notification_user"),
+            models.Index(
+                fields=["source_ref", "user_id"], name="notification_campaign", condition=models.Q(source="campaign")
+            ),
+            models.Index(
+                fields=["user_id", "trigger_key"],
+                name="notification_waiting_trigger",
+                condition=models.Q(status="scheduled") & ~models.Q(trigger_key=""),
+            ),
             models.Index(
                 fields=["target_device"],
                 name="notification_test_device",
@@ -108,7 +111,7 @@ class Notification(models.Model):
             ),
             models.Index(fields=["send_at"], name="notification_due", condition=models.Q(status="scheduled")),
             models.Index(fields=["updated_at"], name="notification_pending", condition=models.Q(status="pending")),
-            # A campaign's rows are found by campaign_once_per_user (source_ref first), so they skip this one.
+            # A campaign's rows are found by notification_campaign (source_ref first), so they skip this one.
             models.Index(
                 fields=["source", "source_ref"], name="notification_source", condition=~models.Q(source="campaign")
             ),
@@ -143,9 +146,12 @@ OPEN_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, Deliver
 class Delivery(models.Model):
     """One notification to one device. Moves between states only by conditional updates."""
 
-    # Not indexed on its own: delivery_once_per_device starts with it.
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries")
+    # Partitioned by day (config.partitions): no database foreign keys, Django's on_delete still applies.
+    # Not indexed on its own: delivery_notification starts with it.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False, db_constraint=False
+    )
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False)
     provider = models.CharField(max_length=16, choices=Provider.choices)
     token = models.CharField(max_length=2048, help_text="The device's token when the delivery was made.")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
@@ -160,8 +166,10 @@ class Delivery(models.Model):
 
     class Meta:
         verbose_name_plural = "deliveries"
-        constraints = [models.UniqueConstraint(fields=["notification", "device"], name="delivery_once_per_device")]
+        # One per notification and device: the notification's move out of `pending` is a conditional update, so
+        # only one worker ever creates its deliveries (no unique index: it would have to include the id).
         indexes = [
+            models.Index(fields=["notification", "device"], name="delivery_notification"),
             models.Index(
                 fields=["next_attempt_at"], name="delivery_retry_due", condition=models.Q(status="retry_scheduled")
             ),
@@ -180,7 +188,9 @@ class DeliveryAttempt(models.Model):
     """One try at sending a delivery: when, what the provider answered, how long it took."""
 
     # Not indexed on its own: attempt_timeline starts with it.
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempt_log", db_index=False, db_constraint=False
+    )
     number = models.PositiveSmallIntegerField()
     sent_at = models.DateTimeField()
     outcome = models.CharField(max_length=16)
@@ -205,7 +215,9 @@ class FailedDeliveryStatus(models.TextChoices):
 class FailedDelivery(models.Model):
     """The dead-letter record of a delivery that ran out of attempts or failed for good."""
 
-    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="failure")
+    # Kept longer than deliveries (FAILED_DELIVERY_RETENTION_DAYS): the payload is the message as it was sent,
+    # and the delivery may already be gone with its day's partition.
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="failure", db_constraint=False)
     reason = models.CharField(max_length=500)
     provider_code = models.CharField(max_length=64, blank=True, default="")
     payload = models.JSONField(help_text="The message as it was sent.")

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from config import wakeup
-from notifications import delivery, dispatch, queues, store
+from notifications import delivery, dispatch, queues, retention, store
 
 
 @shared_task(name=queues.PROCESS_NOTIFICATIONS, acks_late=True)
@@ -50,3 +50,9 @@ def forget_old_idempotency_keys() -> int:
 def sweep_stuck() -> dict[str, int]:
     """Beat: requeue deliveries and notifications whose task was lost."""
     return dispatch.sweep_stuck()
+
+
+@shared_task(name="notifications.tasks.maintain_partitions", acks_late=True)
+def maintain_partitions() -> dict[str, list[str]]:
+    """Beat, hourly: the next days' partitions made, days past retention dropped (notifications.retention)."""
+    return retention.maintain_partitions()

@@ -22,11 +22,11 @@ from redis.cluster import RedisCluster
 
 from config.redis_client import client
 
-# KEYS: each user's caps set, then that user's de-duplication keys. ARGV[1]: JSON list of users:
-# {"k": index into KEYS of the caps set, "w": longest window (ms), "items": [{"id", "caps": [[window_ms, max], ...]
-# or [], "d": index into KEYS or 0, "ttl": ms}, ...]}. ARGV[2]: "1" for a dry run (the same verdicts, nothing written:
-# the items allowed are counted in a local tally instead of the set). Returns one verdict per item, in order: "ok",
-# "duplicate:<id>" or "capped:<window_ms>:<max>".
+# KEYS: each user's caps set, then that user's de-duplication keys. ARGV[1]: JSON list of users: {"k": index into KEYS
+# of the caps set, "w": longest window (ms), "items": [{"id" (text), "caps": [[window_ms, max], ...] or [], "d": index
+# into KEYS or 0, "ttl": ms}, ...]}. ARGV[2]: "1" for a dry run (the same verdicts, nothing written: the items allowed
+# are counted in a local tally instead of the set). Returns one verdict per item, in order: "ok", "duplicate:<id>" or
+# "capped:<window_ms>:<max>".
 _DECIDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -37,7 +37,7 @@ for _, user in ipairs(cjson.decode(ARGV[1])) do
   local caps_key = KEYS[user.k]
   local tally = 0
   for _, item in ipairs(user.items) do
-    local id = tostring(item.id)
+    local id = item.id
     local verdict = 'ok'
     local dedup = nil
     if item.d > 0 then dedup = KEYS[item.d] end
@@ -144,7 +144,10 @@ def _script_input(users: list[tuple[str, list[Candidate]]]) -> tuple[list[str], 
                 keys.append(f"{PREFIX}:dedup:{user_id}:{item.dedup_key}")
                 index = len(keys)
             caps = [[seconds * 1000, maximum] for seconds, maximum in sorted(item.caps)]
-            entries.append({"id": item.notification_id, "caps": caps, "d": index, "ttl": item.dedup_seconds * 1000})
+            # The id as text: Lua numbers print with 14 significant digits, and ids carrying their day have 15.
+            entries.append(
+                {"id": str(item.notification_id), "caps": caps, "d": index, "ttl": item.dedup_seconds * 1000}
+            )
         longest = max((seconds for item in items for seconds, _ in item.caps), default=0) * 1000
         payload.append({"k": caps_index, "w": longest, "items": entries})
     return keys, payload

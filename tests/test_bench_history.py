@@ -8,7 +8,7 @@ sizes, pages and retention measurements run on it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench import history
+from config import partitions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,14 +158,14 @@ def test_its_measurements_run(plan: history.Plan) -> None:
 
     cutoff_rows = scalar("SELECT count(*) FROM notifications_notification WHERE created_at < %s", [plan.start])
     assert cutoff_rows == 0
-    retention = history.retention_day(batch=100)
-    assert retention["deleted"]["notifications_notification"] > 100  # in more than one batch
-    assert retention["batches"] > 2
-    assert not scalar("SELECT count(*) FROM notifications_notification WHERE created_at < %s", [retention["cutoff"]])
-    assert not scalar(
-        "SELECT count(*) FROM notifications_deliveryattempt AS a WHERE NOT EXISTS "
-        "(SELECT 1 FROM notifications_delivery AS d WHERE d.id = a.delivery_id)"
-    )
+    retention = history.retention_day()
+    day = date.fromisoformat(retention["day"])
+    assert retention["dropped_rows"]["notifications_delivery"] > 0
+    assert retention["concurrent_inserts"] > 0  # the writer kept writing through the drop
+    assert day == plan.start.date()
+    for table in history.PARTITIONED_TABLES:
+        assert not scalar(f"SELECT count(*) FROM {table} WHERE id < %s", [partitions.first_id(day + timedelta(days=1))])
+    assert not scalar("SELECT count(*) FROM notifications_notification WHERE user_id = 'retention-check'")
 
 
 def _rows(sql: str, params: list | None = None) -> list[tuple]:

@@ -70,6 +70,8 @@ class NotificationCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         tolerance = timedelta(seconds=settings.SEND_AT_PAST_TOLERANCE_SECONDS)
         if value < timezone.now() - tolerance:
             raise serializers.ValidationError(f"send_at is more than {tolerance} in the past.")
+        if value > timezone.now() + timedelta(days=settings.SCHEDULE_AHEAD_MAX_DAYS):
+            raise serializers.ValidationError(f"send_at is more than {settings.SCHEDULE_AHEAD_MAX_DAYS} days ahead.")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -199,7 +199,11 @@ def failed_record(created_at: datetime, provider: str, code: str) -> FailedDeliv
         notification=notification, device=device, provider=provider, token=device.token, status="failed"
     )
     return FailedDelivery.objects.create(
-        delivery=delivery, reason=f"{code} answered", provider_code=code, payload={}, created_at=created_at
+        delivery=delivery,
+        reason=f"{code} answered",
+        provider_code=code,
+        payload={"provider": provider},
+        created_at=created_at,
     )
 
 

@@ -29,6 +29,8 @@ VALID = {"user_id": "alice", "title": "Hi", "body": "There", "category": "promot
         ({"data": ["not", "an", "object"]}, "data"),
         ({"send_at": "tomorrow at noon"}, "send_at"),
         ({"send_at": (timezone.now() - timedelta(hours=1)).isoformat()}, "send_at"),
+        # Kept for NOTIFICATION_RETENTION_DAYS from when it is written: at most SCHEDULE_AHEAD_MAX_DAYS ahead.
+        ({"send_at": (timezone.now() + timedelta(days=61)).isoformat()}, "send_at"),
         ({"priority": "urgent"}, "priority"),
         ({"ttl_seconds": -1}, "ttl_seconds"),
         ({"image": "not a url"}, "image"),

@@ -40,6 +40,7 @@ def test_metrics_count_deliveries_by_provider_category_and_outcome(client, engin
     assert 'pushcart_deliveries_total{category="restocks",outcome="token_invalid",provider="fcm"}' in text
     assert "pushcart_time_to_provider_seconds_bucket" in text
     assert 'pushcart_queue_depth{queue="marketing"}' in text
+    assert 'pushcart_partition_days_ahead{table="notifications_delivery"} 7.0' in text  # the migration made a week
 
 
 def test_metrics_need_the_token_off_loopback(client, settings):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory
 
 from accounts import roles
@@ -223,6 +224,26 @@ def test_administrators_requeue_and_discard_after_a_confirmation(client, history
     assert "Nothing done: this failed delivery was already discarded." in again.content.decode()
     closed = client.get(f"/admin/notifications/faileddelivery/{second.pk}/change/").content.decode()
     assert f"Discarded by {admin.username}" in closed and "discard/" not in closed
+
+
+def test_a_failed_record_outlives_its_delivery_and_says_so(client, history):
+    """Records are kept 90 days, deliveries 30: past that, the record still reads, and can't be requeued."""
+    failure = FailedDelivery.objects.filter(delivery__notification__user_id="tom").first()
+    with connection.cursor() as cursor:  # as its day's partition goes: no cascade to the record
+        cursor.execute("DELETE FROM notifications_delivery WHERE id = %s", [failure.delivery_id])
+    client.force_login(staff(roles.ADMINISTRATORS))
+    listed = client.get("/admin/notifications/faileddelivery/")
+    assert listed.status_code == 200 and f"/admin/notifications/faileddelivery/{failure.pk}/change/" in (
+        listed.content.decode()
+    )
+    page = client.get(f"/admin/notifications/faileddelivery/{failure.pk}/change/").content.decode()
+    assert "Its delivery is no longer kept (deliveries are kept 30 days)" in page
+    assert "requeue/" not in page
+    refused = client.post(f"/admin/notifications/faileddelivery/{failure.pk}/requeue/", follow=True)
+    assert "it can&#x27;t be requeued" in refused.content.decode()
+    failure.refresh_from_db()
+    assert failure.status == FailedDeliveryStatus.OPEN
+    assert client.get("/admin/notifications/faileddelivery/", {"provider": "fcm"}).status_code == 200
 
 
 def test_the_403_page_is_the_admins_own_with_the_role_and_a_way_back(client):

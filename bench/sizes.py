@@ -1,0 +1,19 @@
+"""What a table takes on disk, its partitions included (a partitioned table's own size is 0)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Every relation of the table's partition tree (a plain table's tree is itself): table, indexes and TOAST.
+_BYTES = """
+SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint, coalesce(sum(pg_relation_size(relid)), 0)::bigint,
+       coalesce(sum(pg_indexes_size(relid)), 0)::bigint
+FROM pg_partition_tree(%s::regclass) WHERE isleaf
+"""
+
+
+def relation_bytes(cursor: Any, table: str) -> tuple[int, int, int]:
+    """(total, heap, indexes) bytes of `table` with all its partitions."""
+    cursor.execute(_BYTES, [table])
+    total, heap, indexes = cursor.fetchone()
+    return int(total), int(heap), int(indexes)
