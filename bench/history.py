@@ -20,8 +20,11 @@ generate_series: about 30 s a million rows here, where the engine's own path wou
   opens         5% of campaign pushes, 8% of the others
 spread over the days with a daily and hourly shape (evenings high, nights low, weekends +25%), ending 20 minutes
 ago. Then VACUUM ANALYZE, and the hourly rollups' catch-up over the whole history (analytics.rollup), timed.
+With --reuse, the history in place is kept. $BENCH_DATABASE and $BENCH_REDIS put it on another database (bench.stack).
 
 Then it measures, with that history in place:
+  rollups    each rollup source's cost over the last 3 whole days, as the catch-up counts them (hour by hour), in a
+             transaction rolled back: seconds a day of history, µs a delivery
   fanout     a 20,000-device campaign sent in this process as a marketing worker sends it (fan-out pages, then each
              batch: bench.pipeline_cpu's loop), three rounds, before the history is seeded and after: deliveries a
              minute and CPU per delivery of this process and of its PostgreSQL backend
@@ -888,6 +891,43 @@ def roll_up(budget_seconds: float | None = None) -> dict[str, Any]:
     }
 
 
+def rollup_source_costs(days: int = 3) -> dict[str, Any]:
+    """Each rollup source's cost over the last `days` whole days of the history, as the catch-up counts them
+    (ANALYTICS_ROLLUP_MAX_SPAN_SECONDS a run), in a transaction rolled back: the rollups are left as they were.
+    Seconds per day of history per source, and µs per delivery of those days."""
+    from django.conf import settings
+    from django.db import transaction
+    from django.utils import timezone
+
+    from analytics import rollup
+
+    end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    span = timedelta(seconds=settings.ANALYTICS_ROLLUP_MAX_SPAN_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM notifications_delivery WHERE created_at >= %s AND created_at < %s", [start, end]
+        )
+        deliveries = cursor.fetchone()[0]
+    seconds: dict[str, float] = {}
+    with transaction.atomic():
+        for source in rollup.SOURCES:
+            took = time.perf_counter()
+            at = start
+            while at < end:
+                rollup._count(source, at, min(at + span, end))
+                at += span
+            seconds[source.name] = time.perf_counter() - took
+        transaction.set_rollback(True)
+    return {
+        "from": start.isoformat(),
+        "days": days,
+        "deliveries": deliveries,
+        "seconds_per_day": {name: s / days for name, s in seconds.items()},
+        "us_per_delivery": {name: s / max(deliveries, 1) * 1e6 for name, s in seconds.items()},
+    }
+
+
 # --- Bytes per push ---------------------------------------------------------------------------------------------
 
 
@@ -1356,6 +1396,8 @@ def main() -> None:
             results["rollup"] = roll_up(args.rollup_budget)
             print(f"history: rolled up in {results['rollup']['seconds']:.1f} s", flush=True)
         results["rows"] = history_counts()
+        print("history: each rollup source over the last day…", flush=True)
+        results["rollup_sources"] = rollup_source_costs()
         if not args.skip_fanout:
             print("history: fan-out with the history…", flush=True)
             results["fanout_history"] = fan_out(sim, args.fanout_devices, args.fanout_rounds)
@@ -1428,6 +1470,13 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"- Rollups' catch-up over the history: {r['seconds']:.1f} s, {r['rollup_rows']:,} rollup rows{behind}"
         )
+    if "rollup_sources" in results:
+        r = results["rollup_sources"]
+        costs = ", ".join(
+            f"{name} {seconds:.1f} s ({r['us_per_delivery'][name]:.0f} µs a delivery)"
+            for name, seconds in r["seconds_per_day"].items()
+        )
+        lines.append(f"- Rollups, a day of history ({r['deliveries']:,} deliveries) per source: {costs}")
     if results.get("retention"):
         r = results["retention"]
         lines.append(
