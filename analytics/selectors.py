@@ -347,7 +347,14 @@ SELECT guard.unmoved, c.* FROM guard LEFT JOIN (
 
 def campaign_counts(campaign: Campaign) -> CampaignCounts:
     """Per variant: targeted, delivered (shoppers reached), opened, converted; and held back per reason."""
-    params = {"campaign": campaign.pk, "refs": _refs(campaign), "event": campaign.conversion_event}
+    params = {
+        "campaign": campaign.pk,
+        "refs": _refs(campaign),
+        "event": campaign.conversion_event,
+        # conversions()' bounds, for this campaign's notifications only (the rows of the others are not kept)
+        "conversion_events": [campaign.conversion_event],
+        "longest_window": campaign.conversion_window,
+    }
     rows = _read_with_marks(_CAMPAIGN_COUNTS, params)
     columns = {"targeted": 0, "reached": 1, "opened": 2, "converted": 3}
     variants: dict[str, list[int]] = {}
