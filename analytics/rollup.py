@@ -157,9 +157,11 @@ LOOKBACK = f"interval '{MAX_TTL_SECONDS} seconds' + interval '2 days'"
 EXPIRES_OF_N = "coalesce(n.send_at, n.created_at) + n.ttl_seconds * interval '1 second'"
 
 
-def conversions(events: str) -> str:
-    """The conversions made by the events matching `events` (SQL on `e`): one row per notification converted,
-    with its received_at, category, campaign_id, variant and template_key. Shared with analytics.selectors; its
+def conversions(events: str, notifications: str = "TRUE") -> str:
+    """The conversions made by the events matching `events` (SQL on `e`) of the notifications matching
+    `notifications` (SQL on `n`; one campaign's: by its runs, so that campaign_once_per_user finds them): one row
+    per notification converted, with its received_at, category, campaign_id, variant and template_key. Shared
+    with analytics.selectors; its
     parameters are conversion_parameters()'s (values, not subqueries: the planner then knows how few events and
     notifications a range holds, and bounds the notifications' index scan by them)."""
     return f"""
@@ -171,7 +173,7 @@ def conversions(events: str) -> str:
     JOIN {N} AS n ON n.user_id = ev.user_id AND n.source = 'campaign' AND n.status = 'sending'
         AND n.created_at <= ev.occurred_at + {SLACK}
         AND n.created_at > ev.occurred_at - %(longest_window)s - {LOOKBACK}
-        AND {EXPIRES_OF_N} + {SLACK} > ev.occurred_at - %(longest_window)s
+        AND {EXPIRES_OF_N} + {SLACK} > ev.occurred_at - %(longest_window)s AND {notifications}
     JOIN {RUN} AS r ON r.id = {RUN_OF_N}
     JOIN {C} AS c ON c.id = r.campaign_id AND c.conversion_event = ev.type
     CROSS JOIN LATERAL (

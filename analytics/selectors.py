@@ -308,7 +308,8 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
     GROUP BY 1
     UNION ALL
     SELECT variant, 'converted', '', count(*)
-    FROM ({conversions("e.received_at > %(mark_conversions)s AND e.type = %(event)s")}) AS converted
+    FROM ({conversions("e.received_at > %(mark_conversions)s AND e.type = %(event)s", "n.source_ref = ANY(%(refs)s)")})
+        AS converted
     WHERE campaign_id = %(campaign)s
     GROUP BY 1
 )
