@@ -5,7 +5,7 @@ the runs still sending): reading a campaign's raw rows cost seconds for a large 
 before the rollups. analytics sits above campaigns in the layers (it reads campaigns, notifications and events),
 so it registers its reader here when it loads (analytics.apps), as config.observability's collectors are
 registered. Only the chart's minutes, in a campaign's first hours, are counted from its rows here: the rollups
-have no minutes.
+have no minutes. Pages read the results counted last, kept a few seconds in the cache (live_results).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import Min
@@ -277,9 +278,26 @@ def as_message(found: Results, line: Timeline) -> dict:
     }
 
 
-def live_results(campaign: Campaign) -> dict:
-    """The campaign page's results and chart, as sent to it (on load and over its WebSocket)."""
-    return as_message(results(campaign), timeline(campaign))
+# A campaign page shows the results counted last, if counted this recently: the beat's broadcast counts them at
+# most once per rest for all of a campaign's open pages, and a page is sent fresh ones as soon as it connects. So
+# loading or reloading pages reads no rows (the chart's minutes count the campaign's own, in its first hours).
+RESULTS_CACHE_SECONDS = 10
+
+
+def _results_key(campaign_id: int) -> str:
+    return f"campaign-results:{campaign_id}"
+
+
+def live_results(campaign: Campaign, *, fresh: bool = False) -> dict:
+    """The campaign page's results and chart, as sent to it (on load and over its WebSocket): those counted in the
+    last RESULTS_CACHE_SECONDS, unless `fresh` (the broadcast's count, kept for the pages loaded next)."""
+    if not fresh:
+        found = cache.get(_results_key(campaign.pk))
+        if found is not None:
+            return found
+    found = as_message(results(campaign), timeline(campaign))
+    cache.set(_results_key(campaign.pk), found, timeout=RESULTS_CACHE_SECONDS)
+    return found
 
 
 def _held_back_label(reason: str) -> str:
