@@ -36,6 +36,8 @@ class CampaignCounts:
 
     variants: dict[str, tuple[int, int, int, int]]
     held_back: dict[str, int]
+    # The rollups behind (after an outage): the facts between these instants are not counted until they catch up.
+    missing: tuple[datetime, datetime] | None = None
 
 
 class RollupReader(Protocol):
@@ -102,6 +104,7 @@ class Results:
     held_back: dict[str, int]  # shopper protection's reasons, and "no_device"
     comparison: Comparison | None
     variant_names: list[str] = field(default_factory=list)  # the campaign's A/B variants; empty: one template
+    missing: tuple[datetime, datetime] | None = None  # see CampaignCounts
 
 
 def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float:
@@ -121,7 +124,7 @@ def results(campaign: Campaign) -> Results:
     variants = [VariantResult(name or "all", *counts) for name, counts in sorted(counted.variants.items())]
     held_back = {reason: n for reason, n in counted.held_back.items() if n}
     names = list(campaign.variants.values_list("name", flat=True))
-    return Results(variants, held_back, compare(variants), names)
+    return Results(variants, held_back, compare(variants), names, counted.missing)
 
 
 def compare(variants: list[VariantResult]) -> Comparison | None:
@@ -173,6 +176,17 @@ def verdict(found: Results) -> str:
     return (
         f"{c.leader} leads on {c.metric} rate by {points} points over {c.runner_up}: "
         f"{significance} (p = {c.p_value:.3f})."
+    )
+
+
+def behind(found: Results) -> str:
+    """What the results leave out while the rollups catch up (after an outage), in words; "" when nothing."""
+    if found.missing is None:
+        return ""
+    start, end = (at.astimezone(UTC) for at in found.missing)
+    return (
+        f"The hourly counts are catching up: what happened from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
+        "is not counted here yet."
     )
 
 
@@ -267,6 +281,7 @@ def as_message(found: Results, line: Timeline) -> dict:
             for v in found.variants
         ],
         "verdict": verdict(found),
+        "behind": behind(found),
         "held_back": [[_held_back_label(reason), n] for reason, n in sorted(found.held_back.items())],
         "chart": {
             "unit": line.unit,

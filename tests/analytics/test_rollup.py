@@ -377,3 +377,30 @@ def test_conversions_look_only_at_notifications_that_could_be_delivered_in_the_w
     rollup.roll_up(now=now)
     assert HourlyRollup.objects.filter(outcome="converted").aggregate(n=Sum("count"))["n"] == 1
     assert per_variant(c)[0][4] == 1  # (no attempts written here: "reached" counts those)
+
+
+def test_a_campaign_page_reads_at_most_an_hour_of_raw_facts_while_the_rollups_are_behind(settings):
+    """After an outage the watermarks are hours old: the page counts the rollups and the last RAW_SLICE of raw
+    facts only (a bounded read), and says what it leaves out until the rollups catch up."""
+    from campaigns.results import as_message, timeline
+
+    c = Campaign.objects.create(name="Behind", segment=segment("all"), context={})
+    run = CampaignRun.objects.create(campaign=c)
+    now = timezone.now()
+    for user, minutes in (("early", 180), ("recent", 20)):
+        Notification.objects.create(
+            user_id=user, title="t", body="b", category="promotions", source="campaign", source_ref=str(run.pk),
+            status="sending", created_at=now - timedelta(minutes=minutes),
+        )  # fmt: skip
+    stale = now - timedelta(hours=5)
+    for source in selectors.SOURCE_NAMES:
+        RollupWatermark.objects.create(source=source, counted_until=stale)
+    found = results(c)
+    assert per_variant(c) == [("all", 1, 0, 0, 0)]  # the push of 20 minutes ago; not the one of 3 hours ago
+    assert found.missing is not None and found.missing[0] == stale
+    assert "catching up" in as_message(found, timeline(c))["behind"]
+    # Caught up: everything counted, nothing left out.
+    settings.ANALYTICS_ROLLUP_MAX_SPAN_SECONDS = 86400
+    rollup.roll_up(now=later())
+    assert per_variant(c) == [("all", 2, 0, 0, 0)] and results(c).missing is None
+    assert as_message(results(c), timeline(c))["behind"] == ""
