@@ -972,6 +972,8 @@ class Page:
 
 def pages() -> list[Page]:
     """The pages support and marketers use, each with URLs of real rows of the history."""
+    from urllib.parse import quote
+
     from django.urls import reverse
 
     from accounts import roles
@@ -998,6 +1000,13 @@ def pages() -> list[Page]:
             "(SELECT id FROM campaigns_campaign ORDER BY created_at DESC LIMIT 10)"
         )
         campaigns = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(  # the start of a device's token, as Support pastes it
+            "SELECT left(token, 16) FROM devices_device WHERE starts_with(user_id, %s) ORDER BY random() LIMIT 20",
+            [SHOPPER_PREFIX],
+        )
+        tokens = [t for (t,) in cursor.fetchall()] or ["nothing"]
+        cursor.execute("SELECT id FROM campaigns_campaignrun ORDER BY targeted DESC LIMIT 10")  # the largest runs
+        runs = [pk for (pk,) in cursor.fetchall()] or [0]
     notifications = notifications or [0]
     campaigns = campaigns or [0]
     notification_list = reverse("admin:notifications_notification_changelist")
@@ -1011,6 +1020,21 @@ def pages() -> list[Page]:
             "notification log, search a user id",
             roles.ADMINISTRATORS,
             [f"{notification_list}?q={u}" for u in shoppers],
+        ),
+        Page(
+            "notification log, search a notification id",
+            roles.ADMINISTRATORS,
+            [f"{notification_list}?q=%23{pk}" for pk in notifications],
+        ),
+        Page(
+            "notification log, search a token prefix",
+            roles.ADMINISTRATORS,
+            [f"{notification_list}?q={quote(t, safe='')}" for t in tokens],
+        ),
+        Page(
+            "notification log, search a campaign run",
+            roles.ADMINISTRATORS,
+            [f"{notification_list}?q={pk}" for pk in runs],
         ),
         Page(
             "a notification's page",
@@ -1032,6 +1056,11 @@ def pages() -> list[Page]:
             [f"{analytics}?period=30d&campaign={pk}" for pk in campaigns],
         ),
         Page("delivery log, first page", roles.ADMINISTRATORS, [reverse("admin:notifications_delivery_changelist")]),
+        Page(
+            "delivery log, search a token prefix",
+            roles.ADMINISTRATORS,
+            [f"{reverse('admin:notifications_delivery_changelist')}?q={quote(t, safe='')}" for t in tokens],
+        ),
     ]  # fmt: skip
 
 
