@@ -1505,7 +1505,10 @@ def report(results: dict[str, Any]) -> str:
             f"{name} {seconds:.1f} s ({r['us_per_delivery'][name]:.0f} µs a delivery)"
             for name, seconds in r["seconds_per_day"].items()
         )
-        lines.append(f"- Rollups, a day of history ({r['deliveries']:,} deliveries) per source: {costs}")
+        lines.append(
+            f"- Rollups, seconds a day of history per source (the last {r['days']} days, {r['deliveries']:,} "
+            f"deliveries): {costs}"
+        )
     if results.get("retention"):
         r = results["retention"]
         lines.append(
