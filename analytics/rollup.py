@@ -44,12 +44,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from analytics.models import HourlyRollup, RollupWatermark
 from campaigns.models import Campaign, CampaignRun
 from events.models import Event
 from notifications.models import Delivery, DeliveryAttempt, Notification
+from providers.base import MAX_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -138,17 +140,40 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 # before it in that order has committed when it is counted, so whichever run sees an event agrees on whether it
 # was the first. (Hourly by receipt, not by occurred_at, so that each rollup hour holds exactly the facts up to
 # the watermark: a producer's clock can put occurred_at anywhere.) Only events of a type some campaign converts on
-# are looked at; each finds its shopper's campaign notifications through notification_user.
-def conversions(events: str) -> str:
-    """The conversions made by the events matching `events` (SQL on `e`): one row per notification converted,
-    with its received_at, category, campaign_id, variant and template_key. Shared with analytics.selectors."""
+# are looked at, found by their receipt time (event_received: the type's own index would read every checkout of
+# the history); each looks at its shopper's campaign notifications that could have been first delivered within
+# the window before it, and only those are looked up in deliveries:
+#   - written before the event: a delivery comes after its notification was written (SLACK: the clocks of the
+#     database, which stamps created_at, and of the workers, which stamp delivered_at, may be apart);
+#   - not expired before the window opened: a delivery is handed to a provider only while its notification's TTL
+#     runs (notifications.settling), counted from its due time (send_at, else created_at; a deferral moves both
+#     send_at and the TTL left, so their sum stays), and delivered_at is stamped when the provider answers;
+#   - written at most LOOKBACK before the window opened: due is at most 26 hours after created_at (a campaign's
+#     local-time send: the run starts when UTC+14 reaches the time, UTC-12 is 26 hours later) and a TTL at most
+#     providers.base.MAX_TTL_SECONDS. So however long a shopper's history, an event reads about a month of it
+#     (an index on the notifications' (user_id, created_at) serves this range; notification_user the user alone).
+SLACK = "interval '1 hour'"
+LOOKBACK = f"interval '{MAX_TTL_SECONDS} seconds' + interval '2 days'"
+EXPIRES_OF_N = "coalesce(n.send_at, n.created_at) + n.ttl_seconds * interval '1 second'"
+
+
+def conversions(events: str, notifications: str = "TRUE") -> str:
+    """The conversions made by the events matching `events` (SQL on `e`) of the notifications matching
+    `notifications` (SQL on `n`; one campaign's: by its runs, so that notification_campaign finds them): one row
+    per notification converted, with its received_at, category, campaign_id, variant and template_key. Shared
+    with analytics.selectors; its
+    parameters are conversion_parameters()'s (values, not subqueries: the planner then knows how few events and
+    notifications a range holds, and bounds the notifications' index scan by them)."""
     return f"""
     SELECT ev.received_at, n.category, c.id AS campaign_id, n.variant, n.template_key
     FROM (
         SELECT e.id, e.user_id, e.type, e.occurred_at, e.received_at FROM {E} AS e
-        WHERE {events} AND e.type IN (SELECT conversion_event FROM {C})
+        WHERE {events} AND e.type = ANY(%(conversion_events)s)
     ) AS ev
     JOIN {N} AS n ON n.user_id = ev.user_id AND n.source = 'campaign' AND n.status = 'sending'
+        AND n.created_at <= ev.occurred_at + {SLACK}
+        AND n.created_at > ev.occurred_at - %(longest_window)s - {LOOKBACK}
+        AND {EXPIRES_OF_N} + {SLACK} > ev.occurred_at - %(longest_window)s AND {notifications}
     JOIN {RUN} AS r ON r.id = {RUN_OF_N}
     JOIN {C} AS c ON c.id = r.campaign_id AND c.conversion_event = ev.type
     CROSS JOIN LATERAL (
@@ -162,6 +187,13 @@ def conversions(events: str) -> str:
             AND (e2.received_at, e2.id) < (ev.received_at, ev.id)
       )
     """  # noqa: S608 - table names and the caller's constant SQL only
+
+
+def conversion_parameters() -> dict[str, object]:
+    """The event types campaigns convert on, and their longest conversion window (conversions()' parameters)."""
+    types = Campaign.objects.order_by("conversion_event").values_list("conversion_event", flat=True).distinct()
+    longest = Campaign.objects.aggregate(longest=Max("conversion_window"))["longest"]
+    return {"conversion_events": list(types), "longest_window": longest or timedelta(0)}
 
 
 _CONVERSIONS = f"""
@@ -295,11 +327,11 @@ def _select_for_update(names: list[str]) -> dict[str, datetime]:
 
 
 def _count(source: Source, since: datetime, until: datetime) -> int:
+    params = {"since": since, "until": until, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS}
+    if source.name == "conversions":
+        params.update(conversion_parameters())
     with connection.cursor() as cursor:
-        cursor.execute(
-            _UPSERT.format(select=source.count_sql),
-            {"since": since, "until": until, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS},
-        )
+        cursor.execute(_UPSERT.format(select=source.count_sql), params)
         return int(cursor.fetchone()[0])
 
 

@@ -230,33 +230,46 @@ def success_rates(*, now: datetime | None = None) -> list[SuccessRate]:
 # so that the planner sees how recent "past the watermark" is (a few minutes: the time indexes) instead of planning
 # for any value; `guard` then checks, in the statement's own snapshot, that no run has moved them since (a run moves
 # its watermarks and adds its counts in one transaction), else the statement is run again (_read_with_marks).
+# The facts past them are read from `marks` (since_*): the watermarks, or RAW_SLICE ago if they are older (the
+# rollups behind after an outage), so that a page never reads more than RAW_SLICE of raw facts; it then says what
+# it leaves out until the rollups catch up (CampaignCounts.missing).
 _MARKS = f"""
 marks AS (
-    SELECT %(mark_attempts)s::timestamptz AS attempts, %(mark_targeted)s::timestamptz AS targeted,
-           %(mark_held_back)s::timestamptz AS held_back, %(mark_opens)s::timestamptz AS opens,
-           %(mark_conversions)s::timestamptz AS conversions
+    SELECT %(since_attempts)s::timestamptz AS attempts, %(since_targeted)s::timestamptz AS targeted,
+           %(since_held_back)s::timestamptz AS held_back, %(since_opens)s::timestamptz AS opens,
+           %(since_conversions)s::timestamptz AS conversions
 ), guard AS (
     SELECT count(*) = %(marked)s AND coalesce(bool_and(w.counted_until = CASE w.source
-        WHEN 'attempts' THEN m.attempts WHEN 'targeted' THEN m.targeted WHEN 'held_back' THEN m.held_back
-        WHEN 'opens' THEN m.opens WHEN 'conversions' THEN m.conversions END), TRUE) AS unmoved
-    FROM {W} AS w CROSS JOIN marks AS m
+        WHEN 'attempts' THEN %(mark_attempts)s::timestamptz WHEN 'targeted' THEN %(mark_targeted)s::timestamptz
+        WHEN 'held_back' THEN %(mark_held_back)s::timestamptz WHEN 'opens' THEN %(mark_opens)s::timestamptz
+        WHEN 'conversions' THEN %(mark_conversions)s::timestamptz END), TRUE) AS unmoved
+    FROM {W} AS w
 )"""  # noqa: S608 - table name only
 # Before a source's first run: nothing is rolled up, everything is past its (absent) watermark.
 _NEVER = datetime.min.replace(tzinfo=UTC)
+# The most of raw facts past the watermarks a page reads: they trail by the horizon and a run's interval (about
+# 11 minutes) when the rollups keep up.
+RAW_SLICE = timedelta(hours=1)
 
 
-def _read_with_marks(sql: str, params: dict[str, object]) -> list[tuple]:
+def _read_with_marks(sql: str, params: dict[str, object]) -> tuple[list[tuple], tuple[datetime, datetime] | None]:
     """Rows of `sql` (which selects `guard.unmoved` first, then its columns, at least one row), read against the
     watermarks as they are: again if a rollup run moved them in between (it runs once a minute, in about a second).
+    Also the facts left out, (from, to), when a watermark is more than RAW_SLICE old; else None.
     """
     for _ in range(_READS):
+        floor = timezone.now() - RAW_SLICE
         marks = dict(RollupWatermark.objects.values_list("source", "counted_until"))
         values = {f"mark_{source}": marks.get(source, _NEVER) for source in SOURCE_NAMES}
+        # (Before a source's first run, all of its raw facts: the job runs within a minute of the first deploy.)
+        since = {f"since_{s}": max(marks[s], floor) if s in marks else _NEVER for s in SOURCE_NAMES}
         with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, **values, "marked": len(marks)})
+            cursor.execute(sql, {**params, **values, **since, "marked": len(marks)})
             rows = cursor.fetchall()
         if rows[0][0]:
-            return [row[1:] for row in rows if row[1] is not None]
+            oldest = min(marks.values(), default=floor)
+            missing = (oldest, floor) if oldest < floor else None
+            return [row[1:] for row in rows if row[1] is not None], missing
     raise RuntimeError(f"The rollups' watermarks moved during each of {_READS} reads.")
 
 
@@ -265,7 +278,7 @@ _READS = 5  # a run moves the watermarks once a minute: a second read all but ne
 
 # A run writes notifications, verdicts and attempts only until it finishes (campaigns.progress finishes a run when
 # nothing of it waits or is in flight), so a run finished before the watermarks has all of those rolled up; those
-# of the runs still sending or finished since are counted from their own rows (campaign_once_per_user, source_ref
+# of the runs still sending or finished since are counted from their own rows (notification_campaign, source_ref
 # first), exactly as rollup.py counts them: a notification's first delivered attempt is the one counted. Opens and
 # conversions come at any time after: those past their watermarks are found by time (the partial index on opened_at;
 # the events received since, of the campaign's conversion type) for all the campaign's runs. So a campaign's page
@@ -304,11 +317,12 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
     GROUP BY 1, 2, 3
     UNION ALL
     SELECT n.variant, 'opened', '', count(*) FROM {N} AS n
-    WHERE n.opened_at > %(mark_opens)s AND n.source = 'campaign' AND n.source_ref = ANY(%(refs)s)
+    WHERE n.opened_at > %(since_opens)s AND n.source = 'campaign' AND n.source_ref = ANY(%(refs)s)
     GROUP BY 1
     UNION ALL
     SELECT variant, 'converted', '', count(*)
-    FROM ({conversions("e.received_at > %(mark_conversions)s AND e.type = %(event)s")}) AS converted
+    FROM ({conversions("e.received_at > %(since_conversions)s AND e.type = %(event)s", "n.source_ref = ANY(%(refs)s)")})
+        AS converted
     WHERE campaign_id = %(campaign)s
     GROUP BY 1
 )
@@ -335,7 +349,7 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (at, delivered, opened) AS (
     GROUP BY 1
     UNION ALL
     SELECT date_trunc(%(unit)s, n.opened_at, 'UTC'), 0, count(*) FROM {N} AS n
-    WHERE n.opened_at > %(mark_opens)s AND n.opened_at >= %(start)s
+    WHERE n.opened_at > %(since_opens)s AND n.opened_at >= %(start)s
       AND n.source = 'campaign' AND n.source_ref = ANY(%(refs)s)
     GROUP BY 1
 )
@@ -347,8 +361,15 @@ SELECT guard.unmoved, c.* FROM guard LEFT JOIN (
 
 def campaign_counts(campaign: Campaign) -> CampaignCounts:
     """Per variant: targeted, delivered (shoppers reached), opened, converted; and held back per reason."""
-    params = {"campaign": campaign.pk, "refs": _refs(campaign), "event": campaign.conversion_event}
-    rows = _read_with_marks(_CAMPAIGN_COUNTS, params)
+    params = {
+        "campaign": campaign.pk,
+        "refs": _refs(campaign),
+        "event": campaign.conversion_event,
+        # conversions()' bounds, for this campaign's notifications only (the rows of the others are not kept)
+        "conversion_events": [campaign.conversion_event],
+        "longest_window": campaign.conversion_window,
+    }
+    rows, missing = _read_with_marks(_CAMPAIGN_COUNTS, params)
     columns = {"targeted": 0, "reached": 1, "opened": 2, "converted": 3}
     variants: dict[str, list[int]] = {}
     held_back: dict[str, int] = {}
@@ -358,13 +379,13 @@ def campaign_counts(campaign: Campaign) -> CampaignCounts:
         else:
             key = "no_device" if outcome == "no_device" else reason
             held_back[key] = held_back.get(key, 0) + int(n)
-    return CampaignCounts({v: (c[0], c[1], c[2], c[3]) for v, c in variants.items()}, held_back)
+    return CampaignCounts({v: (c[0], c[1], c[2], c[3]) for v, c in variants.items()}, held_back, missing)
 
 
 def campaign_timeline(campaign: Campaign, *, unit: str, start: datetime) -> dict[datetime, tuple[int, int]]:
     """Delivered pushes and opens per hour or day bucket from `start`'s bucket on: {bucket start: (n, n)}."""
     params = {"campaign": campaign.pk, "refs": _refs(campaign), "unit": unit, "start": _truncate(start, unit)}
-    rows = _read_with_marks(_CAMPAIGN_TIMELINE, params)
+    rows, _ = _read_with_marks(_CAMPAIGN_TIMELINE, params)  # what it leaves out: said with the counts
     return {at.astimezone(UTC): (int(d), int(o)) for at, d, o in rows}
 
 

@@ -20,8 +20,11 @@ generate_series: about 30 s a million rows here, where the engine's own path wou
   opens         5% of campaign pushes, 8% of the others
 spread over the days with a daily and hourly shape (evenings high, nights low, weekends +25%), ending 20 minutes
 ago. Then VACUUM ANALYZE, and the hourly rollups' catch-up over the whole history (analytics.rollup), timed.
+With --reuse, the history in place is kept. $BENCH_DATABASE and $BENCH_REDIS put it on another database (bench.stack).
 
 Then it measures, with that history in place:
+  rollups    each rollup source's cost over the last 3 whole days, as the catch-up counts them (hour by hour), in a
+             transaction rolled back: seconds a day of history, µs a delivery
   fanout     a 20,000-device campaign sent in this process as a marketing worker sends it (fan-out pages, then each
              batch: bench.pipeline_cpu's loop), three rounds, before the history is seeded and after: deliveries a
              minute and CPU per delivery of this process and of its PostgreSQL backend
@@ -912,6 +915,43 @@ def roll_up(budget_seconds: float | None = None) -> dict[str, Any]:
     }
 
 
+def rollup_source_costs(days: int = 3) -> dict[str, Any]:
+    """Each rollup source's cost over the last `days` whole days of the history, as the catch-up counts them
+    (ANALYTICS_ROLLUP_MAX_SPAN_SECONDS a run), in a transaction rolled back: the rollups are left as they were.
+    Seconds per day of history per source, and µs per delivery of those days."""
+    from django.conf import settings
+    from django.db import transaction
+    from django.utils import timezone
+
+    from analytics import rollup
+
+    end = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    span = timedelta(seconds=settings.ANALYTICS_ROLLUP_MAX_SPAN_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM notifications_delivery WHERE created_at >= %s AND created_at < %s", [start, end]
+        )
+        deliveries = cursor.fetchone()[0]
+    seconds: dict[str, float] = {}
+    with transaction.atomic():
+        for source in rollup.SOURCES:
+            took = time.perf_counter()
+            at = start
+            while at < end:
+                rollup._count(source, at, min(at + span, end))
+                at += span
+            seconds[source.name] = time.perf_counter() - took
+        transaction.set_rollback(True)
+    return {
+        "from": start.isoformat(),
+        "days": days,
+        "deliveries": deliveries,
+        "seconds_per_day": {name: s / days for name, s in seconds.items()},
+        "us_per_delivery": {name: s / max(deliveries, 1) * 1e6 for name, s in seconds.items()},
+    }
+
+
 # --- Bytes per push ---------------------------------------------------------------------------------------------
 
 
@@ -954,6 +994,8 @@ class Page:
 
 def pages() -> list[Page]:
     """The pages support and marketers use, each with URLs of real rows of the history."""
+    from urllib.parse import quote
+
     from django.urls import reverse
 
     from accounts import roles
@@ -980,6 +1022,13 @@ def pages() -> list[Page]:
             "(SELECT id FROM campaigns_campaign ORDER BY created_at DESC LIMIT 10)"
         )
         campaigns = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(  # the start of a device's token, as Support pastes it
+            "SELECT left(token, 16) FROM devices_device WHERE starts_with(user_id, %s) ORDER BY random() LIMIT 20",
+            [SHOPPER_PREFIX],
+        )
+        tokens = [t for (t,) in cursor.fetchall()] or ["nothing"]
+        cursor.execute("SELECT id FROM campaigns_campaignrun ORDER BY targeted DESC LIMIT 10")  # the largest runs
+        runs = [pk for (pk,) in cursor.fetchall()] or [0]
     notifications = notifications or [0]
     campaigns = campaigns or [0]
     notification_list = reverse("admin:notifications_notification_changelist")
@@ -993,6 +1042,21 @@ def pages() -> list[Page]:
             "notification log, search a user id",
             roles.ADMINISTRATORS,
             [f"{notification_list}?q={u}" for u in shoppers],
+        ),
+        Page(
+            "notification log, search a notification id",
+            roles.ADMINISTRATORS,
+            [f"{notification_list}?q=%23{pk}" for pk in notifications],
+        ),
+        Page(
+            "notification log, search a token prefix",
+            roles.ADMINISTRATORS,
+            [f"{notification_list}?q={quote(t, safe='')}" for t in tokens],
+        ),
+        Page(
+            "notification log, search a campaign run",
+            roles.ADMINISTRATORS,
+            [f"{notification_list}?q={pk}" for pk in runs],
         ),
         Page(
             "a notification's page",
@@ -1014,6 +1078,11 @@ def pages() -> list[Page]:
             [f"{analytics}?period=30d&campaign={pk}" for pk in campaigns],
         ),
         Page("delivery log, first page", roles.ADMINISTRATORS, [reverse("admin:notifications_delivery_changelist")]),
+        Page(
+            "delivery log, search a token prefix",
+            roles.ADMINISTRATORS,
+            [f"{reverse('admin:notifications_delivery_changelist')}?q={quote(t, safe='')}" for t in tokens],
+        ),
     ]  # fmt: skip
 
 
@@ -1369,6 +1438,8 @@ def main() -> None:
             results["rollup"] = roll_up(args.rollup_budget)
             print(f"history: rolled up in {results['rollup']['seconds']:.1f} s", flush=True)
         results["rows"] = history_counts()
+        print("history: each rollup source over the last day…", flush=True)
+        results["rollup_sources"] = rollup_source_costs()
         if not args.skip_fanout:
             print("history: fan-out with the history…", flush=True)
             results["fanout_history"] = fan_out(sim, args.fanout_devices, args.fanout_rounds)
@@ -1440,6 +1511,16 @@ def report(results: dict[str, Any]) -> str:
         behind = f", stopped behind at {min(r['counted_until'].values())}" if r["facts"].get("behind") else ""
         lines.append(
             f"- Rollups' catch-up over the history: {r['seconds']:.1f} s, {r['rollup_rows']:,} rollup rows{behind}"
+        )
+    if "rollup_sources" in results:
+        r = results["rollup_sources"]
+        costs = ", ".join(
+            f"{name} {seconds:.1f} s ({r['us_per_delivery'][name]:.0f} µs a delivery)"
+            for name, seconds in r["seconds_per_day"].items()
+        )
+        lines.append(
+            f"- Rollups, seconds a day of history per source (the last {r['days']} days, {r['deliveries']:,} "
+            f"deliveries): {costs}"
         )
     if results.get("retention"):
         r = results["retention"]

@@ -159,7 +159,7 @@ def broadcast() -> int:
             # Forgotten before counting: a change from now on is marked again and counted next time.
             _forget_changes(changed.get(campaign.pk, []))
             started = time.monotonic()
-            found = live_results(campaign)
+            found = live_results(campaign, fresh=True)
             rest = (time.monotonic() - started) * settings.CAMPAIGN_PROGRESS_COST_FACTOR
             cache.set(_results_resting_key(campaign.pk), 1, timeout=max(RESULTS_MIN_INTERVAL_SECONDS, math.ceil(rest)))
             async_to_sync(layer.group_send)(group_name(campaign.pk), {"type": "results", "results": found})

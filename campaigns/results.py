@@ -5,7 +5,7 @@ the runs still sending): reading a campaign's raw rows cost seconds for a large 
 before the rollups. analytics sits above campaigns in the layers (it reads campaigns, notifications and events),
 so it registers its reader here when it loads (analytics.apps), as config.observability's collectors are
 registered. Only the chart's minutes, in a campaign's first hours, are counted from its rows here: the rollups
-have no minutes.
+have no minutes. Pages read the results counted last, kept a few seconds in the cache (live_results).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import Min
@@ -35,6 +36,8 @@ class CampaignCounts:
 
     variants: dict[str, tuple[int, int, int, int]]
     held_back: dict[str, int]
+    # The rollups behind (after an outage): the facts between these instants are not counted until they catch up.
+    missing: tuple[datetime, datetime] | None = None
 
 
 class RollupReader(Protocol):
@@ -101,6 +104,7 @@ class Results:
     held_back: dict[str, int]  # shopper protection's reasons, and "no_device"
     comparison: Comparison | None
     variant_names: list[str] = field(default_factory=list)  # the campaign's A/B variants; empty: one template
+    missing: tuple[datetime, datetime] | None = None  # see CampaignCounts
 
 
 def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float:
@@ -120,7 +124,7 @@ def results(campaign: Campaign) -> Results:
     variants = [VariantResult(name or "all", *counts) for name, counts in sorted(counted.variants.items())]
     held_back = {reason: n for reason, n in counted.held_back.items() if n}
     names = list(campaign.variants.values_list("name", flat=True))
-    return Results(variants, held_back, compare(variants), names)
+    return Results(variants, held_back, compare(variants), names, counted.missing)
 
 
 def compare(variants: list[VariantResult]) -> Comparison | None:
@@ -175,6 +179,17 @@ def verdict(found: Results) -> str:
     )
 
 
+def behind(found: Results) -> str:
+    """What the results leave out while the rollups catch up (after an outage), in words; "" when nothing."""
+    if found.missing is None:
+        return ""
+    start, end = (at.astimezone(UTC) for at in found.missing)
+    return (
+        f"The hourly counts are catching up: what happened from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
+        "is not counted here yet."
+    )
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Deliveries and opens per bucket since the campaign's first run started (buckets with none are zeros)."""
@@ -191,7 +206,7 @@ MAX_BUCKETS = 360
 UNITS = [("minute", timedelta(minutes=1)), ("hour", timedelta(hours=1)), ("day", timedelta(days=1))]
 
 # Per minute (a campaign's first MAX_BUCKETS minutes), both series are counted over the campaign's own rows, which
-# are then at most that old: its notifications through campaign_once_per_user (source_ref first), their deliveries
+# are then at most that old: its notifications through notification_campaign (source_ref first), their deliveries
 # through delivery_once_per_device (notification first). Per hour or day they come from the rollups.
 _MINUTES = f"""
 WITH buckets AS (
@@ -266,6 +281,7 @@ def as_message(found: Results, line: Timeline) -> dict:
             for v in found.variants
         ],
         "verdict": verdict(found),
+        "behind": behind(found),
         "held_back": [[_held_back_label(reason), n] for reason, n in sorted(found.held_back.items())],
         "chart": {
             "unit": line.unit,
@@ -277,9 +293,26 @@ def as_message(found: Results, line: Timeline) -> dict:
     }
 
 
-def live_results(campaign: Campaign) -> dict:
-    """The campaign page's results and chart, as sent to it (on load and over its WebSocket)."""
-    return as_message(results(campaign), timeline(campaign))
+# A campaign page shows the results counted last, if counted this recently: the beat's broadcast counts them at
+# most once per rest for all of a campaign's open pages, and a page is sent fresh ones as soon as it connects. So
+# loading or reloading pages reads no rows (the chart's minutes count the campaign's own, in its first hours).
+RESULTS_CACHE_SECONDS = 10
+
+
+def _results_key(campaign_id: int) -> str:
+    return f"campaign-results:{campaign_id}"
+
+
+def live_results(campaign: Campaign, *, fresh: bool = False) -> dict:
+    """The campaign page's results and chart, as sent to it (on load and over its WebSocket): those counted in the
+    last RESULTS_CACHE_SECONDS, unless `fresh` (the broadcast's count, kept for the pages loaded next)."""
+    if not fresh:
+        found = cache.get(_results_key(campaign.pk))
+        if found is not None:
+            return found
+    found = as_message(results(campaign), timeline(campaign))
+    cache.set(_results_key(campaign.pk), found, timeout=RESULTS_CACHE_SECONDS)
+    return found
 
 
 def _held_back_label(reason: str) -> str:

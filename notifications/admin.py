@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from config.paging import LookaheadPagingMixin
 from notifications import failures
 from notifications.models import (
     Delivery,
@@ -21,7 +23,13 @@ from notifications.models import (
     ProviderPause,
     Source,
 )
-from notifications.outcomes import device_label, notification_outcome, notification_state, with_delivery_counts
+from notifications.outcomes import count_deliveries, device_label, notification_outcome, notification_state
+from notifications.selectors import (
+    DELIVERY_SEARCH_HELP,
+    NOTIFICATION_SEARCH_HELP,
+    search_deliveries,
+    search_notifications,
+)
 from notifications.writes import resume_providers
 
 
@@ -93,19 +101,44 @@ class ProviderFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value():
-            return queryset.filter(deliveries__provider=self.value()).distinct()
+            # EXISTS, not a join and DISTINCT: the list stays in created_at order, read newest first until a page
+            # is full, each row's deliveries looked up by delivery_once_per_device.
+            sent = Delivery.objects.filter(notification=OuterRef("pk"), provider=self.value())
+            return queryset.filter(Exists(sent))
         return queryset
 
 
+class CategoryFilter(admin.SimpleListFilter):
+    """The categories the settings define: Django's own filter would SELECT DISTINCT category over every row."""
+
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(name, name.replace("_", " ")) for name in sorted(settings.NOTIFICATION_CATEGORIES)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(category=self.value()) if self.value() else queryset
+
+
+class NotificationChangeList(ChangeList):
+    """The page's rows, with their deliveries counted for these rows only (outcomes.count_deliveries)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        count_deliveries(self.result_list)
+
+
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user_id", "category", "title", "source", "state", "why", "outcome", "created_at"]
     readonly_fields = ["source_link", "state", "why"]
-    list_filter = ["status", "policy", "category", "source", ProviderFilter, "created_at"]
-    search_fields = ["user_id"]
-    search_help_text = "A user id, a notification id (#123), a device token prefix, or a source reference."
-    date_hierarchy = "created_at"
-    show_full_result_count = False
+    # No date hierarchy: its links are a SELECT DISTINCT date_trunc(…) and a MIN/MAX over the whole table. The
+    # created_at filter's ranges (today, the last 7 days, this month) are one range each, on its index.
+    list_filter = ["status", "policy", CategoryFilter, "source", ProviderFilter, "created_at"]
+    search_fields = ["user_id"]  # shows the search box; get_search_results reads each meaning of the term
+    search_help_text = NOTIFICATION_SEARCH_HELP
     list_per_page = 50
     inlines = [DeliveryInline]
     fieldsets = [
@@ -136,23 +169,19 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return format_html("<a href='{}'>event #{}</a>", url, notification.source_ref)
         return notification.source_ref or "—"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        return with_delivery_counts(super().get_queryset(request))
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
+        return NotificationChangeList
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Notification | None:
+        notification = super().get_object(request, object_id, from_field)
+        if notification is not None:
+            count_deliveries([notification])
+        return notification
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Notification], search_term: str
     ) -> tuple[QuerySet[Notification], bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if term.lstrip("#").isdigit():
-            return queryset.filter(pk=int(term.lstrip("#"))) | queryset.filter(user_id=term), False
-        found = (
-            queryset.filter(user_id=term)
-            | queryset.filter(source_ref=term)
-            | queryset.filter(pk__in=Delivery.objects.filter(token__startswith=term).values("notification_id"))
-        )
-        return found, False
+        return search_notifications(queryset, search_term), False
 
     @admin.display(description="status", ordering="status")
     def state(self, notification: Notification) -> str:
@@ -169,7 +198,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeliveryAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "notification_link",
@@ -181,9 +210,8 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "updated_at",
     ]
     list_filter = ["status", "provider", "created_at"]
-    search_fields = ["token"]
-    search_help_text = "A device token prefix, or a notification id (#123)."
-    show_full_result_count = False
+    search_fields = ["device__token"]  # shows the search box; get_search_results reads the term
+    search_help_text = DELIVERY_SEARCH_HELP
     list_select_related = ["notification"]
     fields = [
         "notification_link",
@@ -206,12 +234,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
     ) -> tuple[QuerySet[Delivery], bool]:
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if term.startswith("#") and term[1:].isdigit():
-            return queryset.filter(notification_id=int(term[1:])), False
-        return queryset.filter(token__startswith=term), False
+        return search_deliveries(queryset, search_term), False
 
     @admin.display(description="notification")
     def notification_link(self, delivery: Delivery) -> str:

@@ -6,7 +6,7 @@ what the engine stored (statuses, the provider's code and text, the shopper-prot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
@@ -21,19 +21,51 @@ from notifications.models import OPEN_DELIVERY_STATUSES, Delivery, DeliveryStatu
 UNREGISTERED_CODES = frozenset({"UNREGISTERED", "Unregistered", "410", "404"})
 
 
+def _delivery_counts(prefix: str) -> dict[str, Any]:
+    """The counts by outcome and one failure's words, over deliveries reached through `prefix` ("" or
+    "deliveries__")."""
+    status = f"{prefix}status"
+    return {
+        "total": Count(f"{prefix}id"),
+        "delivered": Count(f"{prefix}id", filter=Q(**{status: DeliveryStatus.DELIVERED})),
+        "failed": Count(f"{prefix}id", filter=Q(**{status: DeliveryStatus.FAILED})),
+        "removed": Count(f"{prefix}id", filter=Q(**{status: DeliveryStatus.TOKEN_INVALID})),
+        "in_flight": Count(f"{prefix}id", filter=Q(**{f"{status}__in": OPEN_DELIVERY_STATUSES})),
+        "failure_text": Max(f"{prefix}last_error_text", filter=Q(**{status: DeliveryStatus.FAILED})),
+        "failure_code": Max(f"{prefix}last_error_code", filter=Q(**{status: DeliveryStatus.FAILED})),
+        "removed_code": Max(f"{prefix}last_error_code", filter=Q(**{status: DeliveryStatus.TOKEN_INVALID})),
+    }
+
+
 def with_delivery_counts(notifications: QuerySet[Notification]) -> QuerySet[Notification]:
-    """Each notification with its deliveries counted by outcome, and one failure's words: one grouped query."""
-    status = "deliveries__status"
-    return notifications.annotate(
-        total=Count("deliveries"),
-        delivered=Count("deliveries", filter=Q(**{status: DeliveryStatus.DELIVERED})),
-        failed=Count("deliveries", filter=Q(**{status: DeliveryStatus.FAILED})),
-        removed=Count("deliveries", filter=Q(**{status: DeliveryStatus.TOKEN_INVALID})),
-        in_flight=Count("deliveries", filter=Q(**{f"{status}__in": OPEN_DELIVERY_STATUSES})),
-        failure_text=Max("deliveries__last_error_text", filter=Q(**{status: DeliveryStatus.FAILED})),
-        failure_code=Max("deliveries__last_error_code", filter=Q(**{status: DeliveryStatus.FAILED})),
-        removed_code=Max("deliveries__last_error_code", filter=Q(**{status: DeliveryStatus.TOKEN_INVALID})),
-    )
+    """Each notification with its deliveries counted by outcome, and one failure's words: one grouped query.
+
+    For a bounded set of notifications (one shopper's recent ones): over a whole table, PostgreSQL would group
+    every notification with its deliveries before a LIMIT; a page of a long list uses count_deliveries instead.
+    """
+    return notifications.annotate(**_delivery_counts("deliveries__"))
+
+
+def count_deliveries(notifications: Iterable[Notification]) -> None:
+    """Sets on each notification what with_delivery_counts annotates, counted for these rows only: one query
+    grouping their deliveries (delivery_once_per_device, notification first)."""
+    rows = list(notifications)
+    if not rows:
+        return
+    counted = {
+        c.pop("notification_id"): c
+        for c in Delivery.objects.filter(notification_id__in=[n.pk for n in rows])
+        .order_by()
+        .values("notification_id")
+        .annotate(**_delivery_counts(""))
+    }
+    empty = {"total": 0, "delivered": 0, "failed": 0, "removed": 0, "in_flight": 0}
+    for notification in rows:
+        for name, value in counted.get(notification.pk, empty).items():
+            setattr(notification, name, value)
+        for name in ("failure_text", "failure_code", "removed_code"):
+            if not hasattr(notification, name):
+                setattr(notification, name, None)
 
 
 def token_words(code: str) -> str:

@@ -144,6 +144,11 @@ def test_its_measurements_run(plan: history.Plan) -> None:
         "SELECT count(*) FROM notifications_deliveryattempt WHERE outcome = 'delivered'"
     )
 
+    before = scalar("SELECT sum(count) FROM analytics_hourlyrollup")
+    costs = history.rollup_source_costs()
+    assert set(costs["seconds_per_day"]) == {"attempts", "targeted", "held_back", "opens", "conversions"}
+    assert scalar("SELECT sum(count) FROM analytics_hourlyrollup") == before  # measured in a rolled-back transaction
+
     sizes = history.table_sizes()
     assert sizes["bytes_per_delivery"] > 0
     assert sizes["tables"]["notifications_delivery"]["rows"] >= 2000

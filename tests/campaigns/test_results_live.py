@@ -205,3 +205,30 @@ def test_an_open_reported_by_the_app_reaches_the_open_pages_once_per_rest(engine
     cache.delete(progress._results_resting_key(c.pk))
     assert app_client(ann.user_id).post(f"/api/v1/notifications/{ann.pk}/opened/").status_code == 200
     assert progress.broadcast() == 0
+
+
+def test_campaign_pages_read_the_results_counted_last(engine, client):
+    """Loading the page reads no campaign rows while results counted in the last seconds are cached: the
+    broadcast's count (once per rest for all open pages), or the previous page load's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import roles
+    from campaigns.results import RESULTS_CACHE_SECONDS, live_results
+    from tests.staff import staff
+
+    shoppers(3)
+    c = Campaign.objects.create(name="Cached", segment=segment("all"), template=template("cached"), context={"d": "1"})
+    services.launch(c)
+    client.force_login(staff(roles.ADMINISTRATORS))
+    page = f"/admin/campaigns/campaign/{c.pk}/change/"
+    assert client.get(page).status_code == 200  # counted, and kept
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(page).status_code == 200
+    assert not [q for q in queries.captured_queries if "notifications_notification" in q["sql"]]
+    # The broadcast counts afresh and keeps what it counted for the pages loaded next.
+    Notification.objects.filter(source_ref__in=_refs(c)).update(opened_at=timezone.now())
+    assert live_results(c)["variants"][0]["opened"] == 0
+    assert live_results(c, fresh=True)["variants"][0]["opened"] == 3
+    assert live_results(c)["variants"][0]["opened"] == 3
+    assert RESULTS_CACHE_SECONDS <= 10  # a page is sent fresh results when its socket connects anyway

@@ -103,6 +103,7 @@
   function render(results) {
     renderRows(results.variants);
     part("verdict").textContent = results.verdict;
+    part("behind").textContent = results.behind || "";
     part("held_back").textContent = results.held_back.length
       ? results.held_back.map(([reason, n]) => `${reason}: ${count(n)}`).join(", ")
       : "none";
