@@ -24,10 +24,12 @@ def table_estimate(model: type[Model]) -> int:
     """About how many rows the model's table holds (pg_class.reltuples, kept by ANALYZE and autovacuum); a
     partitioned table's is the sum of its partitions'. 0 before the table was first analysed."""
     with connection.cursor() as cursor:
+        # The leaves of its partition tree (a plain table's is itself): a partitioned table's own reltuples, once
+        # analysed, already sums its partitions'.
         cursor.execute(
-            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_class AS c "
-            "WHERE c.oid = %s::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = %s::regclass)",
-            [model._meta.db_table] * 2,
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_partition_tree(%s::regclass) AS t "
+            "JOIN pg_class AS c ON c.oid = t.relid WHERE t.isleaf",
+            [model._meta.db_table],
         )
         return int(cursor.fetchone()[0])
 

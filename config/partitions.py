@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -192,6 +193,7 @@ def partition_by_day(table: str, *, drop_indexes: tuple[str, ...] = (), days_ahe
     """
     old = f"{table}_before"
     check = f"{table}_before_ids"[:63]
+    started = time.monotonic()
     with connection.cursor() as cursor:
         # The old rows' ids came from a plain sequence: all of them are below the first day's (1970-01-02's) ids,
         # so every real day, past ones included (a restored backup, a benchmark's history), can have a partition.
@@ -201,6 +203,7 @@ def partition_by_day(table: str, *, drop_indexes: tuple[str, ...] = (), days_ahe
             f'ALTER TABLE "{table}" ADD CONSTRAINT "{check}" CHECK (id IS NOT NULL AND id < {boundary}) NOT VALID'
         )
         cursor.execute(f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{check}"')
+    validated = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
         for name in drop_indexes:  # a UniqueConstraint is a constraint, or (with a condition) only an index
@@ -241,7 +244,14 @@ def partition_by_day(table: str, *, drop_indexes: tuple[str, ...] = (), days_ahe
             f'COMMENT ON TABLE "{old}" IS \'The rows written until {today().isoformat()}, before the '
             "table was partitioned by day (config.partitions).'"
         )
+    swapped = time.monotonic()
     create_partitions(table, today(), today() + timedelta(days=days_ahead))
+    logger.info(
+        "%s partitioned by day: check validated in %.2f s (writers not blocked), swapped under its lock in %.3f s",
+        table,
+        validated - started,
+        swapped - validated,
+    )
 
 
 def _own_sequence(cursor: Any, table: str, old: str) -> str:

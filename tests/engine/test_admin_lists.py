@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -62,7 +64,7 @@ def test_the_notification_log_pages_without_counting_the_table(admin_client, log
     cl = first.context["cl"]
     assert [n.pk for n in cl.result_list] == [n.pk for n in reversed(log)][:50]
     html = first.content.decode()
-    assert "about 55 notifications" in html  # the table's size from its statistics
+    assert "about 55 notifications" in html, re.findall(r"about [0-9,]+ notif[a-z]*|[0-9,]+ notifications", html)
     assert "?p=2" in html and "showall" not in html  # no "Show all": it would read every row
     # Each row's deliveries are counted for the rows shown: delivered to one of its two devices.
     assert cl.result_list[0].total == 2 and cl.result_list[0].delivered == 1
