@@ -21,7 +21,9 @@ it); it is never counted twice. The rollups trail the raw rows by the horizon; t
 minutes add those from the raw rows (analytics.selectors).
 
 The sources, each an append-only fact with a timestamp that never changes once the fact exists:
-  attempts     DeliveryAttempt.sent_at (only ever inserted): sent, delivered, failed, reached
+  attempts     the attempt log's sent_at (notifications.attempts: the attempt rows, only ever inserted, and each
+               first-try success's delivery at its delivered_at, set once with its outcome): sent, delivered,
+               failed, reached
   targeted     Notification.created_at: a notification written
   held_back    Notification.updated_at of rows in `suppressed` or `no_device`: those states are final (no
                write moves a notification out of them, nor touches its updated_at again), so the timestamp of
@@ -49,11 +51,12 @@ from django.utils import timezone
 from analytics.models import HourlyRollup, RollupWatermark
 from campaigns.models import Campaign, CampaignRun
 from events.models import Event
-from notifications.models import Delivery, DeliveryAttempt, Notification
+from notifications.attempts import ATTEMPT_LOG
+from notifications.models import Delivery, Notification
 
 logger = logging.getLogger(__name__)
 
-A = DeliveryAttempt._meta.db_table
+A = ATTEMPT_LOG  # a relation: read as "{A} AS a"
 D = Delivery._meta.db_table
 N = Notification._meta.db_table
 E = Event._meta.db_table

@@ -105,7 +105,7 @@ def measure(pushes: int) -> dict[str, Any]:
             if cursor.fetchone()[0] is None:
                 continue
             cursor.execute(
-                f"SELECT count(*), pg_relation_size(%s), pg_indexes_size(%s), pg_total_relation_size(%s) FROM {table}",  # noqa: S608
+                f"SELECT count(*), pg_relation_size(%s), pg_indexes_size(%s), pg_total_relation_size(%s) FROM {table}",
                 [table, table, table],
             )
             rows, heap, indexes, total = cursor.fetchone()

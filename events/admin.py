@@ -127,9 +127,18 @@ class WaitingSendAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .select_related("content")
             .filter(status=NotificationStatus.SCHEDULED, source=Source.EVENT)
             .exclude(trigger_key="")
         )
+
+    @admin.display(description="title")
+    def title(self, send: WaitingSend) -> str:
+        return send.content.title
+
+    @admin.display(description="body")
+    def body(self, send: WaitingSend) -> str:
+        return send.content.body
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[WaitingSend], search_term: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -12,6 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from notifications import failures
+from notifications.attempts import log_of
 from notifications.models import (
     Delivery,
     FailedDelivery,
@@ -20,7 +24,13 @@ from notifications.models import (
     ProviderPause,
     Source,
 )
-from notifications.outcomes import device_label, notification_outcome, notification_state, with_delivery_counts
+from notifications.outcomes import (
+    device_label,
+    notification_outcome,
+    notification_state,
+    provider_reference,
+    with_delivery_counts,
+)
 from notifications.writes import resume_providers
 
 
@@ -38,21 +48,21 @@ class ReadOnlyAdminMixin:
 
 
 def attempt_timeline(delivery: Delivery) -> str:
-    attempts = delivery.attempt_log.all()
+    attempts = log_of(delivery)
     if not attempts:
         return "—"
     return format_html(
         "<ol style='margin:0;padding-left:1.2em'>{}</ol>",
         format_html_join(
             "",
-            "<li>{} · <b>{}</b> {} <span style='color:var(--body-quiet-color)'>{} · {} ms</span></li>",
+            "<li>{} · <b>{}</b> {} <span style='color:var(--body-quiet-color)'>{}{}</span></li>",
             (
                 (
                     f"{a.sent_at:%Y-%m-%d %H:%M:%S}",
                     a.outcome,
                     a.provider_code,
                     a.provider_text[:120],
-                    a.latency_ms,
+                    "" if a.latency_ms is None else f" · {a.latency_ms} ms",
                 )
                 for a in attempts
             ),
@@ -68,11 +78,11 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
-        return super().get_queryset(request).prefetch_related("attempt_log")
+        return super().get_queryset(request).select_related("device").prefetch_related("attempt_log")
 
     @admin.display(description="token")
     def short_token(self, delivery: Delivery) -> str:
-        return delivery.token if len(delivery.token) <= 32 else f"{delivery.token[:32]}…"
+        return short_token(delivery)
 
     @admin.display(description="last error")
     def last_error(self, delivery: Delivery) -> str:
@@ -81,6 +91,25 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="attempts: when, outcome, provider's answer")
     def timeline(self, delivery: Delivery) -> str:
         return attempt_timeline(delivery)
+
+
+def short_token(delivery: Delivery) -> str:
+    token = delivery.device.token  # a device's token never changes (devices.services): the one it was sent to
+    return token if len(token) <= 32 else f"{token[:32]}…"
+
+
+def _content_field(name: str, show: Callable[[object], object] = str) -> Callable[..., str]:
+    """A read-only admin field showing one field of the notification's content."""
+
+    @admin.display(description=name.replace("_", " "))
+    def field(self: admin.ModelAdmin, notification: Notification) -> str:
+        return str(show(getattr(notification.content, name)))
+
+    return field
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 class ProviderFilter(admin.SimpleListFilter):
@@ -99,7 +128,21 @@ class ProviderFilter(admin.SimpleListFilter):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user_id", "category", "title", "source", "state", "why", "outcome", "created_at"]
-    readonly_fields = ["source_link", "state", "why"]
+    list_select_related = ["content"]
+    readonly_fields = [
+        "source_link",
+        "state",
+        "why",
+        "priority",
+        "title",
+        "body",
+        "image",
+        "deep_link",
+        "data",
+        "translations",
+        "ttl_seconds",
+        "collapse_key",
+    ]
     list_filter = ["status", "policy", "category", "source", ProviderFilter, "created_at"]
     search_fields = ["user_id"]
     search_help_text = "A user id, a notification id (#123), a device token prefix, or a source reference."
@@ -127,6 +170,18 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ),
         ("Source", {"fields": ["source", "source_link", "trigger_key", "send_at", "created_at", "updated_at"]}),
     ]
+    priority = _content_field("priority")
+    title = _content_field("title")
+    body = _content_field("body")
+    image = _content_field("image")
+    deep_link = _content_field("deep_link")
+    data = _content_field("data", _json)
+    translations = _content_field("translations", _json)
+    collapse_key = _content_field("collapse_key")
+
+    @admin.display(description="TTL seconds")
+    def ttl_seconds(self, notification: Notification) -> int:
+        return notification.ttl_seconds
 
     @admin.display(description="source reference")
     def source_link(self, notification: Notification) -> str:
@@ -136,7 +191,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return notification.source_ref or "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        return with_delivery_counts(super().get_queryset(request))
+        return with_delivery_counts(super().get_queryset(request).select_related("content"))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Notification], search_term: str
@@ -149,7 +204,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         found = (
             queryset.filter(user_id=term)
             | queryset.filter(source_ref=term)
-            | queryset.filter(pk__in=Delivery.objects.filter(token__startswith=term).values("notification_id"))
+            | queryset.filter(pk__in=Delivery.objects.filter(device__token__startswith=term).values("notification_id"))
         )
         return found, False
 
@@ -180,10 +235,10 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "updated_at",
     ]
     list_filter = ["status", "provider", "created_at"]
-    search_fields = ["token"]
+    search_fields = ["device__token"]
     search_help_text = "A device token prefix, or a notification id (#123)."
     show_full_result_count = False
-    list_select_related = ["notification"]
+    list_select_related = ["notification", "device"]
     fields = [
         "notification_link",
         "device",
@@ -192,7 +247,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "attempts",
         "next_attempt_at",
-        "provider_message_id",
+        "provider_reference",
         "last_error_code",
         "last_error_text",
         "created_at",
@@ -210,7 +265,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return queryset, False
         if term.startswith("#") and term[1:].isdigit():
             return queryset.filter(notification_id=int(term[1:])), False
-        return queryset.filter(token__startswith=term), False
+        return queryset.filter(device__token__startswith=term), False
 
     @admin.display(description="notification")
     def notification_link(self, delivery: Delivery) -> str:
@@ -219,7 +274,15 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="token")
     def short_token(self, delivery: Delivery) -> str:
-        return delivery.token if len(delivery.token) <= 32 else f"{delivery.token[:32]}…"
+        return short_token(delivery)
+
+    @admin.display(description="token")
+    def token(self, delivery: Delivery) -> str:
+        return delivery.device.token
+
+    @admin.display(description="provider's message id")
+    def provider_reference(self, delivery: Delivery) -> str:
+        return provider_reference(delivery) or "—"
 
     @admin.display(description="attempts")
     def timeline(self, delivery: Delivery) -> str:
@@ -244,7 +307,7 @@ class DeliveryProviderFilter(admin.SimpleListFilter):
 class FailedDeliveryAdmin(admin.ModelAdmin):
     list_display = ["delivery_id", "user", "provider", "provider_code", "reason", "status", "created_at"]
     list_filter = ["status", DeliveryProviderFilter, "provider_code", "created_at"]
-    search_fields = ["delivery__notification__user_id", "delivery__token"]
+    search_fields = ["delivery__notification__user_id", "delivery__device__token"]
     list_select_related = ["delivery__notification"]
     show_full_result_count = False
     actions = ["requeue", "discard"]

@@ -72,9 +72,9 @@ def shopper_timeline(user_id: str, *, now: datetime | None = None) -> Timeline:
         Event.objects.filter(user_id=user_id, received_at__gte=since).order_by("-received_at")[:TIMELINE_LIMIT]
     )
     notifications = list(
-        with_delivery_counts(Notification.objects.filter(user_id=user_id, created_at__gte=since)).order_by(
-            "-created_at"
-        )[:TIMELINE_LIMIT]
+        with_delivery_counts(
+            Notification.objects.filter(user_id=user_id, created_at__gte=since).select_related("content")
+        ).order_by("-created_at")[:TIMELINE_LIMIT]
     )
     entries = [
         *_event_entries(events),
@@ -123,7 +123,7 @@ def _notification_entry(notification: Notification) -> Entry:
         notification.created_at,
         NOTIFICATION,
         notification.pk,
-        notification.title or notification.template_key or "(untitled)",
+        notification.content.title or notification.template_key or "(untitled)",
         notification_state(notification),
         notification_outcome(notification) or "—",
         f"{notification.category.replace('_', ' ')} · {source}",

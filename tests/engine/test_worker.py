@@ -78,7 +78,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice_outside
         wait_for(lambda: delivered() >= 600, 60, "sending to be under way")
         doomed.kill()
     accepted = set(simulator.received("ok-kill-"))
-    recorded = set(Delivery.objects.filter(status=DeliveryStatus.DELIVERED).values_list("token", flat=True))
+    recorded = set(Delivery.objects.filter(status=DeliveryStatus.DELIVERED).values_list("device__token", flat=True))
     in_flight = accepted - recorded
     assert recorded <= accepted
     assert delivered() < 3000, "the worker finished before it could be killed"
