@@ -22,7 +22,7 @@ minutes add those from the raw rows (analytics.selectors).
 
 The sources, each an append-only fact with a timestamp that never changes once the fact exists:
   attempts     the attempt log's sent_at (notifications.attempts: the attempt rows, only ever inserted, and each
-               first-try success's delivery at its delivered_at, set once with its outcome): sent, delivered,
+               first-try success's delivery at its updated_at, final once it is delivered): sent, delivered,
                failed, reached
   targeted     Notification.created_at: a notification written
   held_back    Notification.updated_at of rows in `suppressed` or `no_device`: those states are final (no
@@ -52,13 +52,14 @@ from analytics.models import HourlyRollup, RollupWatermark
 from campaigns.models import Campaign, CampaignRun
 from events.models import Event
 from notifications.attempts import ATTEMPT_LOG
-from notifications.models import Delivery, Notification
+from notifications.models import Delivery, Notification, NotificationContent
 
 logger = logging.getLogger(__name__)
 
 A = ATTEMPT_LOG  # a relation: read as "{A} AS a"
 D = Delivery._meta.db_table
 N = Notification._meta.db_table
+NC = NotificationContent._meta.db_table
 E = Event._meta.db_table
 RUN = CampaignRun._meta.db_table
 C = Campaign._meta.db_table
@@ -69,6 +70,8 @@ W = RollupWatermark._meta.db_table
 # keeps the cast from ever seeing another source's reference.
 RUN_OF_N = "CASE WHEN n.source = 'campaign' AND n.source_ref ~ '^[0-9]{1,18}$' THEN n.source_ref::bigint END"
 CAMPAIGN_OF_N = f"LEFT JOIN {RUN} AS r ON r.id = {RUN_OF_N}"
+# The template's key is the content's (a campaign's shoppers share one content row per variant and batch).
+CONTENT_OF_N = f"JOIN {NC} AS nc ON nc.id = n.content_id"
 
 # An attempt that ended its delivery as failed, and the reason counted (shared with the raw reads of the last
 # minutes in analytics.selectors, so that both classify an attempt alike). %(max_attempts)s: the engine's limit.
@@ -94,11 +97,11 @@ HELD_BACK_REASON = "CASE WHEN n.status = 'no_device' THEN '' ELSE coalesce(nulli
 # for the facts with %(since)s < timestamp <= %(until)s. Hours are UTC hours whatever the session's time zone.
 _ATTEMPTS = f"""
 SELECT date_trunc('hour', a.sent_at, 'UTC'), n.category, o.provider, coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, o.outcome, o.reason, count(*)
+       nc.template_key, o.outcome, o.reason, count(*)
 FROM {A} AS a
 JOIN {D} AS d ON d.id = a.delivery_id
 JOIN {N} AS n ON n.id = d.notification_id
-{CAMPAIGN_OF_N}
+{CONTENT_OF_N} {CAMPAIGN_OF_N}
 CROSS JOIN LATERAL (
     SELECT 'sent', '', d.provider WHERE {SENT_ATTEMPT}
     UNION ALL SELECT 'delivered', '', d.provider WHERE a.outcome = 'delivered'
@@ -111,8 +114,8 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 
 _TARGETED = f"""
 SELECT date_trunc('hour', n.created_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, 'targeted', '', count(*)
-FROM {N} AS n {CAMPAIGN_OF_N}
+       nc.template_key, 'targeted', '', count(*)
+FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.created_at > %(since)s AND n.created_at <= %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
@@ -120,16 +123,16 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 # Read through analytics_notification_held_back (migration 0002): partial, on exactly this predicate.
 _HELD_BACK = f"""
 SELECT date_trunc('hour', n.updated_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}, count(*)
-FROM {N} AS n {CAMPAIGN_OF_N}
+       nc.template_key, {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}, count(*)
+FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.status IN ('suppressed', 'no_device') AND n.updated_at > %(since)s AND n.updated_at <= %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
 
 _OPENS = f"""
 SELECT date_trunc('hour', n.opened_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, 'opened', '', count(*)
-FROM {N} AS n {CAMPAIGN_OF_N}
+       nc.template_key, 'opened', '', count(*)
+FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.opened_at > %(since)s AND n.opened_at <= %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
@@ -146,7 +149,7 @@ def conversions(events: str) -> str:
     """The conversions made by the events matching `events` (SQL on `e`): one row per notification converted,
     with its received_at, category, campaign_id, variant and template_key. Shared with analytics.selectors."""
     return f"""
-    SELECT ev.received_at, n.category, c.id AS campaign_id, n.variant, n.template_key
+    SELECT ev.received_at, n.category, c.id AS campaign_id, n.variant, nc.template_key
     FROM (
         SELECT e.id, e.user_id, e.type, e.occurred_at, e.received_at FROM {E} AS e
         WHERE {events} AND e.type IN (SELECT conversion_event FROM {C})
@@ -154,8 +157,9 @@ def conversions(events: str) -> str:
     JOIN {N} AS n ON n.user_id = ev.user_id AND n.source = 'campaign' AND n.status = 'sending'
     JOIN {RUN} AS r ON r.id = {RUN_OF_N}
     JOIN {C} AS c ON c.id = r.campaign_id AND c.conversion_event = ev.type
+    {CONTENT_OF_N}
     CROSS JOIN LATERAL (
-        SELECT min(d.delivered_at) AS at FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
+        SELECT min(d.updated_at) AS at FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
     ) AS fd
     WHERE ev.occurred_at >= fd.at AND ev.occurred_at < fd.at + c.conversion_window
       AND NOT EXISTS (

@@ -31,6 +31,7 @@ from notifications.outcomes import (
     provider_reference,
     with_delivery_counts,
 )
+from notifications.selectors import deliveries_to_token_prefix
 from notifications.writes import resume_providers
 
 
@@ -134,6 +135,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "state",
         "why",
         "priority",
+        "template",
         "title",
         "body",
         "image",
@@ -156,7 +158,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "Content",
             {
                 "fields": [
-                    "template_key",
+                    "template",
                     "title",
                     "body",
                     "image",
@@ -171,6 +173,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Source", {"fields": ["source", "source_link", "trigger_key", "send_at", "created_at", "updated_at"]}),
     ]
     priority = _content_field("priority")
+    template = _content_field("template_key")
     title = _content_field("title")
     body = _content_field("body")
     image = _content_field("image")
@@ -204,7 +207,7 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         found = (
             queryset.filter(user_id=term)
             | queryset.filter(source_ref=term)
-            | queryset.filter(pk__in=Delivery.objects.filter(device__token__startswith=term).values("notification_id"))
+            | queryset.filter(pk__in=deliveries_to_token_prefix(term).values("notification_id"))
         )
         return found, False
 
@@ -234,7 +237,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_error_code",
         "updated_at",
     ]
-    list_filter = ["status", "provider", "created_at"]
+    list_filter = ["status", "provider", "updated_at"]
     search_fields = ["device__token"]
     search_help_text = "A device token prefix, or a notification id (#123)."
     show_full_result_count = False
@@ -250,7 +253,6 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "provider_reference",
         "last_error_code",
         "last_error_text",
-        "created_at",
         "updated_at",
         "delivered_at",
         "timeline",
@@ -265,7 +267,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return queryset, False
         if term.startswith("#") and term[1:].isdigit():
             return queryset.filter(notification_id=int(term[1:])), False
-        return queryset.filter(device__token__startswith=term), False
+        return queryset.filter(pk__in=deliveries_to_token_prefix(term).values("pk")), False
 
     @admin.display(description="notification")
     def notification_link(self, delivery: Delivery) -> str:

@@ -53,6 +53,7 @@ class NotificationContent(models.Model):
     frequency_caps = models.JSONField(
         default=list, blank=True, help_text="Stricter caps for this send, e.g. a campaign's: [[seconds, max], …]."
     )
+    template_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -70,9 +71,8 @@ class Notification(models.Model):
     content = models.ForeignKey(
         NotificationContent, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    # On each row, not in its content: the admin and the rollups filter and group notifications by these.
+    # On each row, not in its content: the engine takes pending work, the admin filters and the rollups group by it.
     category = models.CharField(max_length=32)
-    template_key = models.CharField(max_length=64, blank=True, default="")
     ttl_left_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="What was left of its content's TTL when shopper protection deferred it."
     )
@@ -173,7 +173,9 @@ class Delivery(models.Model):
 
     # Not indexed on its own: delivery_once_per_device starts with it.
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries")
+    # Not indexed: every push would pay for it, and only Support's token search needs it (notifications.selectors
+    # finds those deliveries through the shopper's notifications instead).
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries", db_index=False)
     provider = models.CharField(max_length=16, choices=Provider.choices)
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -187,9 +189,11 @@ class Delivery(models.Model):
     )
     last_error_code = models.CharField(max_length=64, blank=True, default="")
     last_error_text = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(db_default=Now())
+    # Its last change; once delivered, a delivery never changes again, so this is when it was delivered
+    # (delivered_at). When it was made is not stored: in the transaction that sent its notification, and tried at
+    # once unless its provider had to wait (then updated_at stays that time until it is tried); its first attempt's
+    # time (notifications.attempts) says it to within a batch's time in flight.
     updated_at = models.DateTimeField(db_default=Now())
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -201,14 +205,13 @@ class Delivery(models.Model):
             models.Index(
                 fields=["updated_at"], name="delivery_in_flight", condition=models.Q(status__in=["queued", "sending"])
             ),
-            # Only the delivery log's date filter reads it; rows are appended in time order, so a block range's
-            # minimum and maximum find a time range as well as a btree would, at a thousandth of its size.
-            BrinIndex(fields=["created_at"], name="delivery_created_brin", autosummarize=True, pages_per_range=32),
-            # The attempt log's first-try successes (notifications.attempts) by time; minmax-multi because a
-            # retried or requeued delivery, delivered much later than its neighbours, would widen a plain range.
+            # The attempt log's first-try successes (notifications.attempts) and the delivery log's date filter, by
+            # time: rows are appended in time order, so a block range's minimum and maximum find a time range as a
+            # btree would, at a thousandth of its size; minmax-multi because a retried or requeued delivery,
+            # updated much later than its neighbours, would widen a plain range.
             BrinIndex(
-                fields=["delivered_at"],
-                name="delivery_delivered_brin",
+                fields=["updated_at"],
+                name="delivery_updated_brin",
                 opclasses=["timestamptz_minmax_multi_ops"],
                 autosummarize=True,
                 pages_per_range=32,
@@ -217,6 +220,11 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery #{self.pk} ({self.provider}, {self.status})"
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the provider accepted it (not stored: a delivered delivery's updated_at, which nothing moves later)."""
+        return self.updated_at if self.status == DeliveryStatus.DELIVERED else None
 
 
 class DeliveryAttempt(models.Model):

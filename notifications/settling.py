@@ -86,7 +86,6 @@ def settle(batch: SentBatch) -> SentBatch:
         if kind is OutcomeKind.DELIVERED:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.provider_message_id = stored_message_id(delivery, outcome.message_id)[:255]
-            delivery.delivered_at = now
             delivery.next_attempt_at = None
         elif kind is OutcomeKind.TOKEN_INVALID:
             delivery.status = DeliveryStatus.TOKEN_INVALID

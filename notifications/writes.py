@@ -34,10 +34,10 @@ logger = logging.getLogger(__name__)
 # One statement for all of a batch's deliveries, as they ended (Django's bulk_create cost 250 µs a row here).
 _INSERT_DELIVERIES = f"""
 INSERT INTO {Delivery._meta.db_table}
-    (created_at, id, notification_id, device_id, provider, status, attempts, next_attempt_at,
-     provider_message_id, last_error_code, last_error_text, updated_at, delivered_at)
-SELECT %b, * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::int[],
-                         %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
+    (id, notification_id, device_id, provider, status, attempts, next_attempt_at,
+     provider_message_id, last_error_code, last_error_text, updated_at)
+SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::int[],
+                         %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[])
 """  # noqa: S608 - only the table name is formatted in
 # What an outcome sets on a delivery (Claimed's fields), in the order of _INSERT_DELIVERIES and _WRITE_STATES.
 DELIVERY_STATE_COLUMNS = (
@@ -48,7 +48,6 @@ DELIVERY_STATE_COLUMNS = (
     "last_error_code",
     "last_error_text",
     "updated_at",
-    "delivered_at",
 )
 _DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", *DELIVERY_STATE_COLUMNS)
 
@@ -58,9 +57,7 @@ def insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
         for item in deliveries:
             if item.updated_at is None:  # not sent (queued or paused): written as planned
                 item.updated_at = created_at
-        bulk_sql.execute(
-            _INSERT_DELIVERIES, [created_at, *([getattr(d, name) for d in deliveries] for name in _DELIVERY_COLUMNS)]
-        )
+        bulk_sql.execute(_INSERT_DELIVERIES, [[getattr(d, name) for d in deliveries] for name in _DELIVERY_COLUMNS])
 
 
 # One statement for every notification of a batch (deferred ones get a new send_at and what is left
@@ -123,19 +120,18 @@ _WRITE_STATES = f"""
 UPDATE {Delivery._meta.db_table} AS d SET
     status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
     provider_message_id = v.provider_message_id, last_error_code = v.last_error_code,
-    last_error_text = v.last_error_text, updated_at = v.updated_at, delivered_at = v.delivered_at
+    last_error_text = v.last_error_text, updated_at = v.updated_at
 FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
-            %b::timestamptz[], %b::timestamptz[])
-    AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text,
-         updated_at, delivered_at)
+            %b::timestamptz[])
+    AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text, updated_at)
 WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
 """  # noqa: S608
 
 
 # The attempt log, one statement for a transaction's provider calls. A delivery delivered at its first attempt gets
-# no row: its own row says it all (attempts 1, delivered_at, the provider's id), and notifications.attempts reads it
-# as that attempt. Only the provider call's latency is not kept for it: the same for the call's whole batch, it is
-# the pushcart_provider_call_seconds histogram's.
+# no row: its own row says it all (attempts 1, delivered at updated_at, the provider's id), and
+# notifications.attempts reads it as that attempt. Only the provider call's latency is not kept for it: the same for
+# the call's whole batch, it is the pushcart_provider_call_seconds histogram's.
 _INSERT_ATTEMPTS = f"""
 INSERT INTO {DeliveryAttempt._meta.db_table}
     (delivery_id, number, sent_at, outcome, provider_code, provider_text, latency_ms)

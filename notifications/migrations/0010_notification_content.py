@@ -1,6 +1,6 @@
 """Compact campaign rows (issue 20, item 2), first step: the content table, each notification's reference to its
-content (nullable until 0011 has filled it in), and the delivery's indexes that change (the token prefix goes with
-the token in 0012; created_at and the new delivered_at as BRIN)."""
+content (nullable until 0011 has filled it in), and the delivery's indexes that change (the token's and device's go,
+created_at's goes with the column in 0012, updated_at gets a BRIN)."""
 
 import django.contrib.postgres.indexes
 import django.db.models.deletion
@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
                         help_text="Stricter caps for this send, e.g. a campaign's: [[seconds, max], …].",
                     ),
                 ),
+                ("template_key", models.CharField(blank=True, default="", max_length=64)),
                 ("created_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
             options={"verbose_name": "notification content"},
@@ -92,20 +93,24 @@ class Migration(migrations.Migration):
                 max_length=255,
             ),
         ),
+        migrations.AlterField(
+            model_name="delivery",
+            name="device",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="deliveries",
+                to="devices.device",
+            ),
+        ),
         migrations.RemoveIndex(model_name="delivery", name="delivery_token_prefix"),
         migrations.RemoveIndex(model_name="delivery", name="delivery_created"),
         migrations.AddIndex(
             model_name="delivery",
             index=django.contrib.postgres.indexes.BrinIndex(
-                autosummarize=True, fields=["created_at"], name="delivery_created_brin", pages_per_range=32
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="delivery",
-            index=django.contrib.postgres.indexes.BrinIndex(
                 autosummarize=True,
-                fields=["delivered_at"],
-                name="delivery_delivered_brin",
+                fields=["updated_at"],
+                name="delivery_updated_brin",
                 opclasses=["timestamptz_minmax_multi_ops"],
                 pages_per_range=32,
             ),

@@ -11,7 +11,7 @@ N, C = "notifications_notification", "notifications_notificationcontent"
 D, A = "notifications_delivery", "notifications_deliveryattempt"
 CONTENT = (
     "title, body, image, deep_link, data, translations, priority, ttl_seconds, collapse_key, dedup_key, "
-    "dedup_seconds, frequency_caps"
+    "dedup_seconds, frequency_caps, template_key"
 )
 SAME_CONTENT = " AND ".join(f"n.{name} = w.{name}" for name in CONTENT.split(", "))
 
@@ -26,6 +26,11 @@ WITH said AS (
 )
 UPDATE {N} AS n SET content_id = w.id FROM written AS w
 WHERE n.id >= %s AND n.id < %s AND n.content_id IS NULL AND {SAME_CONTENT}
+"""
+# A delivered delivery's updated_at is its delivered_at from now on (the engine wrote both alike; made sure).
+DELIVERED_AT = f"""
+UPDATE {D} SET updated_at = delivered_at
+WHERE id >= %s AND id < %s AND status = 'delivered' AND updated_at IS DISTINCT FROM delivered_at
 """
 # Exactly the attempts the engine no longer writes (notifications.attempts.first_try_success).
 DELETE_FIRST_TRY_SUCCESSES = f"""
@@ -49,6 +54,7 @@ def forwards(apps, schema_editor) -> None:
     with schema_editor.connection.cursor() as cursor:
         _in_batches(cursor, N, FILL_CONTENTS, ranges=2)
         _in_batches(cursor, D, DELETE_FIRST_TRY_SUCCESSES, ranges=1)
+        _in_batches(cursor, D, DELIVERED_AT, ranges=1)
 
 
 def backwards(apps, schema_editor) -> None:
@@ -59,9 +65,10 @@ def backwards(apps, schema_editor) -> None:
             f"ttl_seconds = coalesce(n.ttl_left_seconds, w.ttl_seconds) FROM {C} AS w WHERE w.id = n.content_id"
         )
         cursor.execute(f"UPDATE {D} AS d SET token = v.token FROM devices_device AS v WHERE v.id = d.device_id")
+        cursor.execute(f"UPDATE {D} SET delivered_at = updated_at WHERE status = 'delivered'")
         cursor.execute(
             f"INSERT INTO {A} (delivery_id, number, sent_at, outcome, provider_code, provider_text, latency_ms) "
-            f"SELECT id, 1, delivered_at, 'delivered', last_error_code, last_error_text, 0 FROM {D} "
+            f"SELECT id, 1, updated_at, 'delivered', last_error_code, last_error_text, 0 FROM {D} "
             "WHERE status = 'delivered' AND attempts = 1"
         )
 

@@ -1,5 +1,7 @@
 """Compact campaign rows, last step: every notification has its content (0011), so the reference is required and
-the columns it replaced go, with the delivery's token (its device's, which never changes). Dropping a column is a
+the columns it replaced go, with the delivery's token (its device's, which never changes) delivered_at (its
+updated_at once delivered, 0011 made sure) and created_at (within a batch's time of its first attempt, or of its
+updated_at until it is tried). Dropping a column is a
 change of the catalogue only: rows written before keep their bytes until rewritten (or their partition dropped)."""
 
 import django.db.models.deletion
@@ -18,6 +20,7 @@ MOVED = [
     "dedup_key",
     "dedup_seconds",
     "frequency_caps",
+    "template_key",
 ]
 
 
@@ -38,4 +41,6 @@ class Migration(migrations.Migration):
         ),
         *(migrations.RemoveField(model_name="notification", name=name) for name in MOVED),
         migrations.RemoveField(model_name="delivery", name="token"),
+        migrations.RemoveField(model_name="delivery", name="delivered_at"),
+        migrations.RemoveField(model_name="delivery", name="created_at"),
     ]

@@ -157,9 +157,9 @@ def test_facts_younger_than_the_horizon_wait_for_a_later_run(history):
     # The attempts sent in the first minute are old enough a minute later; the rest wait for the next run.
     first = DeliveryAttempt.objects.order_by("sent_at").first()
     assert first is not None
-    first_delivered = Delivery.objects.exclude(delivered_at=None).order_by("delivered_at").first()
+    first_delivered = Delivery.objects.filter(status=DeliveryStatus.DELIVERED).order_by("updated_at").first()
     assert first_delivered is not None
-    oldest = min(first.sent_at, first_delivered.delivered_at)
+    oldest = min(first.sent_at, first_delivered.updated_at)
     rollup.roll_up(now=oldest + timedelta(seconds=settings.ANALYTICS_ROLLUP_HORIZON_SECONDS))
     assert 0 < rolled_up()["sent", ""] < expected["sent", ""]
     rollup.roll_up(now=later())
@@ -173,7 +173,7 @@ def test_a_database_with_history_is_rolled_up_in_bounded_runs(history, settings)
     # takes 15 minutes of it until the horizon is reached.
     day = timedelta(days=1)
     moved = (Notification, "created_at"), (Notification, "updated_at"), (DeliveryAttempt, "sent_at")
-    for model, field in (*moved, (Delivery, "delivered_at")):
+    for model, field in (*moved, (Delivery, "updated_at")):
         for pk, value in model.objects.exclude(**{field: None}).values_list("pk", field):
             model.objects.filter(pk=pk).update(**{field: value - day})
     Notification.objects.filter(opened_at__isnull=False).update(opened_at=timezone.now() - day)
@@ -212,7 +212,7 @@ def test_the_index_card_adds_the_minutes_past_the_watermark_to_the_rollups_once(
     DeliveryAttempt.objects.filter(pk__in=attempts[::2]).update(sent_at=timezone.now() - timedelta(minutes=30))
     first_tries = Delivery.objects.filter(status=DeliveryStatus.DELIVERED, attempts=1).order_by("pk")
     half = list(first_tries.values_list("pk", flat=True))[::2]
-    Delivery.objects.filter(pk__in=half).update(delivered_at=timezone.now() - timedelta(minutes=30))
+    Delivery.objects.filter(pk__in=half).update(updated_at=timezone.now() - timedelta(minutes=30))
     rollup.roll_up(now=timezone.now())
     assert 0 < HourlyRollup.objects.filter(outcome="delivered").aggregate(n=Sum("count"))["n"] < delivered
     assert card() == [expected, expected]
@@ -235,7 +235,7 @@ SELECT n.variant, count(*),
            WHERE e.user_id = n.user_id AND e.type = %s AND e.occurred_at >= dl.first AND e.occurred_at < dl.first + %s))
 FROM notifications_notification AS n
 LEFT JOIN LATERAL (
-    SELECT min(d.delivered_at) AS first FROM notifications_delivery AS d
+    SELECT min(d.updated_at) AS first FROM notifications_delivery AS d
     WHERE d.notification_id = n.id AND d.status = 'delivered'
 ) AS dl ON TRUE
 WHERE n.source = 'campaign' AND n.source_ref = ANY(%s)

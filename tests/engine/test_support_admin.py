@@ -78,7 +78,7 @@ def build_history(service_client) -> dict[str, Notification]:  # type: ignore[no
             register_device(user_id=user, platform="android", token=token)
         submit(user_ids=[user], content=notice, source="api")
     return {
-        "cancelled": Notification.objects.get(user_id="sara", template_key="order_cancelled"),
+        "cancelled": Notification.objects.get(user_id="sara", content__template_key="order_cancelled"),
         "deferred": Notification.objects.get(user_id="sara", category="promotions"),
         "failed": Notification.objects.get(user_id="tom"),
         "removed": Notification.objects.get(user_id="lea"),
