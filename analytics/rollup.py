@@ -21,7 +21,9 @@ it); it is never counted twice. The rollups trail the raw rows by the horizon; t
 minutes add those from the raw rows (analytics.selectors).
 
 The sources, each an append-only fact with a timestamp that never changes once the fact exists:
-  attempts     DeliveryAttempt.sent_at (only ever inserted): sent, delivered, failed, reached
+  attempts     the attempt log's sent_at (notifications.attempts: the attempt rows, only ever inserted, and each
+               first-try success's delivery at its updated_at, final once it is delivered): sent, delivered,
+               failed, reached
   targeted     Notification.created_at: a notification written
   held_back    Notification.updated_at of rows in `suppressed` or `no_device`: those states are final (no
                write moves a notification out of them, nor touches its updated_at again), so the timestamp of
@@ -50,14 +52,16 @@ from django.utils import timezone
 from analytics.models import HourlyRollup, RollupWatermark
 from campaigns.models import Campaign, CampaignRun
 from events.models import Event
-from notifications.models import Delivery, DeliveryAttempt, Notification
+from notifications.attempts import ATTEMPT_LOG
+from notifications.models import Delivery, Notification, NotificationContent
 from providers.base import MAX_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
-A = DeliveryAttempt._meta.db_table
+A = ATTEMPT_LOG  # a relation: read as "{A} AS a"
 D = Delivery._meta.db_table
 N = Notification._meta.db_table
+NC = NotificationContent._meta.db_table
 E = Event._meta.db_table
 RUN = CampaignRun._meta.db_table
 C = Campaign._meta.db_table
@@ -68,6 +72,8 @@ W = RollupWatermark._meta.db_table
 # keeps the cast from ever seeing another source's reference.
 RUN_OF_N = "CASE WHEN n.source = 'campaign' AND n.source_ref ~ '^[0-9]{1,18}$' THEN n.source_ref::bigint END"
 CAMPAIGN_OF_N = f"LEFT JOIN {RUN} AS r ON r.id = {RUN_OF_N}"
+# The template's key is the content's (a campaign's shoppers share one content row per variant and batch).
+CONTENT_OF_N = f"JOIN {NC} AS nc ON nc.id = n.content_id"
 
 # An attempt that ended its delivery as failed, and the reason counted (shared with the raw reads of the last
 # minutes in analytics.selectors, so that both classify an attempt alike). %(max_attempts)s: the engine's limit.
@@ -93,11 +99,11 @@ HELD_BACK_REASON = "CASE WHEN n.status = 'no_device' THEN '' ELSE coalesce(nulli
 # for the facts with %(since)s < timestamp <= %(until)s. Hours are UTC hours whatever the session's time zone.
 _ATTEMPTS = f"""
 SELECT date_trunc('hour', a.sent_at, 'UTC'), n.category, o.provider, coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, o.outcome, o.reason, count(*)
+       nc.template_key, o.outcome, o.reason, count(*)
 FROM {A} AS a
 JOIN {D} AS d ON d.id = a.delivery_id
 JOIN {N} AS n ON n.id = d.notification_id
-{CAMPAIGN_OF_N}
+{CONTENT_OF_N} {CAMPAIGN_OF_N}
 CROSS JOIN LATERAL (
     SELECT 'sent', '', d.provider WHERE {SENT_ATTEMPT}
     UNION ALL SELECT 'delivered', '', d.provider WHERE a.outcome = 'delivered'
@@ -110,8 +116,8 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 
 _TARGETED = f"""
 SELECT date_trunc('hour', n.created_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, 'targeted', '', count(*)
-FROM {N} AS n {CAMPAIGN_OF_N}
+       nc.template_key, 'targeted', '', count(*)
+FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.created_at > %(since)s AND n.created_at <= %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
@@ -119,16 +125,16 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 # Read through analytics_notification_held_back (migration 0002): partial, on exactly this predicate.
 _HELD_BACK = f"""
 SELECT date_trunc('hour', n.updated_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}, count(*)
-FROM {N} AS n {CAMPAIGN_OF_N}
+       nc.template_key, {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}, count(*)
+FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.status IN ('suppressed', 'no_device') AND n.updated_at > %(since)s AND n.updated_at <= %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
 
 _OPENS = f"""
 SELECT date_trunc('hour', n.opened_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
-       n.template_key, 'opened', '', count(*)
-FROM {N} AS n {CAMPAIGN_OF_N}
+       nc.template_key, 'opened', '', count(*)
+FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.opened_at > %(since)s AND n.opened_at <= %(until)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
@@ -154,7 +160,8 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 #     (an index on the notifications' (user_id, created_at) serves this range; notification_user the user alone).
 SLACK = "interval '1 hour'"
 LOOKBACK = f"interval '{MAX_TTL_SECONDS} seconds' + interval '2 days'"
-EXPIRES_OF_N = "coalesce(n.send_at, n.created_at) + n.ttl_seconds * interval '1 second'"
+# A notification's TTL is its content's, or what a deferral left it (ttl_left_seconds): read with CONTENT_OF_N.
+EXPIRES_OF_N = "coalesce(n.send_at, n.created_at) + coalesce(n.ttl_left_seconds, nc.ttl_seconds) * interval '1 second'"
 
 
 def conversions(events: str, notifications: str = "TRUE") -> str:
@@ -165,7 +172,7 @@ def conversions(events: str, notifications: str = "TRUE") -> str:
     parameters are conversion_parameters()'s (values, not subqueries: the planner then knows how few events and
     notifications a range holds, and bounds the notifications' index scan by them)."""
     return f"""
-    SELECT ev.received_at, n.category, c.id AS campaign_id, n.variant, n.template_key
+    SELECT ev.received_at, n.category, c.id AS campaign_id, n.variant, nc.template_key
     FROM (
         SELECT e.id, e.user_id, e.type, e.occurred_at, e.received_at FROM {E} AS e
         WHERE {events} AND e.type = ANY(%(conversion_events)s)
@@ -173,11 +180,12 @@ def conversions(events: str, notifications: str = "TRUE") -> str:
     JOIN {N} AS n ON n.user_id = ev.user_id AND n.source = 'campaign' AND n.status = 'sending'
         AND n.created_at <= ev.occurred_at + {SLACK}
         AND n.created_at > ev.occurred_at - %(longest_window)s - {LOOKBACK}
-        AND {EXPIRES_OF_N} + {SLACK} > ev.occurred_at - %(longest_window)s AND {notifications}
+        AND {notifications}
     JOIN {RUN} AS r ON r.id = {RUN_OF_N}
     JOIN {C} AS c ON c.id = r.campaign_id AND c.conversion_event = ev.type
+    {CONTENT_OF_N} AND {EXPIRES_OF_N} + {SLACK} > ev.occurred_at - %(longest_window)s
     CROSS JOIN LATERAL (
-        SELECT min(d.delivered_at) AS at FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
+        SELECT min(d.updated_at) AS at FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
     ) AS fd
     WHERE ev.occurred_at >= fd.at AND ev.occurred_at < fd.at + c.conversion_window
       AND NOT EXISTS (

@@ -307,10 +307,11 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
             SELECT a.sent_at FROM {D} AS d JOIN {A} AS a ON a.delivery_id = d.id
             WHERE d.notification_id = n.id AND a.outcome = 'delivered' ORDER BY a.sent_at, a.id LIMIT 1
         ) AS f
-        -- Attempts are looked up only for a notification delivered since the mark (delivered_at >= sent_at).
+        -- Attempts are looked up only for a notification delivered since the mark (a delivery's delivered
+        -- updated_at >= sent_at).
         WHERE n.status = 'sending' AND f.sent_at > m.attempts AND EXISTS (
             SELECT 1 FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
-              AND d.delivered_at > m.attempts
+              AND d.updated_at > m.attempts
         )
     ) AS o(outcome, reason)
     WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
@@ -342,7 +343,7 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (at, delivered, opened) AS (
     UNION ALL
     SELECT date_trunc(%(unit)s, a.sent_at, 'UTC'), count(*), 0
     FROM {N} AS n CROSS JOIN marks AS m
-    JOIN {D} AS d ON d.notification_id = n.id AND d.status = 'delivered' AND d.delivered_at > m.attempts
+    JOIN {D} AS d ON d.notification_id = n.id AND d.status = 'delivered' AND d.updated_at > m.attempts
     JOIN {A} AS a ON a.delivery_id = d.id
     WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
       AND a.outcome = 'delivered' AND a.sent_at > m.attempts AND a.sent_at >= %(start)s

@@ -292,7 +292,7 @@ def settle(run: Run, timeout: float = 60) -> None:
     latencies = event_latencies(run.accepted_events)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT notification_id, extract(epoch FROM min(delivered_at)) FROM notifications_delivery "
+            "SELECT notification_id, extract(epoch FROM min(updated_at)) FROM notifications_delivery "
             "WHERE notification_id = ANY(%s) AND status = 'delivered' GROUP BY 1",
             [send_ids],
         )

@@ -77,7 +77,7 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"fan-out not finished: {delivered.count()} of {size}")
                     time.sleep(0.5)
-                span = delivered.aggregate(first=Min("delivered_at"), last=Max("delivered_at"))
+                span = delivered.aggregate(first=Min("updated_at"), last=Max("updated_at"))
                 peaks = peak_rss_mb(processes(pgid=worker.process.pid))
             assert Notification.objects.count() == size
             # The simulator remembers the last 50,000 tokens only; its counters count every request.

@@ -112,7 +112,7 @@ def measure_fan_out(devices: int, sim) -> tuple[float, float]:  # type: ignore[n
             raise RuntimeError(f"fan-out did not finish in 600 s: {list(states)}")
         time.sleep(0.2)
     assert len(sim.received("bench-token-")) == devices
-    seconds = promotions.aggregate(last=Max("delivered_at"))["last"].timestamp() - started
+    seconds = promotions.aggregate(last=Max("updated_at"))["last"].timestamp() - started
     return devices / seconds, seconds
 
 

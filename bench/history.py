@@ -69,6 +69,7 @@ HISTORY_TABLES = (
     "notifications_faileddelivery",
     "notifications_delivery",
     "notifications_notification",
+    "notifications_notificationcontent",
     "campaigns_campaignbatch",
     "campaigns_campaignrun",
     "campaigns_campaignvariant",
@@ -80,6 +81,7 @@ HISTORY_TABLES = (
 )
 # Partitioned by day (config.partitions): the history's days get their partitions before it is seeded.
 PARTITIONED_TABLES = (
+    "notifications_notificationcontent",
     "notifications_notification",
     "notifications_delivery",
     "notifications_deliveryattempt",
@@ -87,6 +89,7 @@ PARTITIONED_TABLES = (
 )
 SIZED_TABLES = (
     "notifications_notification",
+    "notifications_notificationcontent",
     "notifications_delivery",
     "notifications_deliveryattempt",
     "notifications_faileddelivery",
@@ -200,7 +203,7 @@ _CONTENT_COLUMNS = (
 _CONTENTS = [
     """CREATE TEMP TABLE h_content (key text PRIMARY KEY, title text, body text, image text, deep_link text,
     data jsonb, translations jsonb, template_key text, category text, priority text, ttl_seconds int,
-    collapse_key text, dedup_key text, dedup_seconds int, frequency_caps jsonb)""",
+    collapse_key text, dedup_key text, dedup_seconds int, frequency_caps jsonb, content_id bigint)""",
     "CREATE TEMP TABLE h_run (run_id bigint, campaign_id bigint, ab boolean, started_at timestamptz, n int, first int)",
 ]
 
@@ -212,15 +215,23 @@ def _ref(column: str, ref: str) -> str:
     return f"replace(c.{column}, '__REF__', {ref})"
 
 
+# The content table's columns (notifications.records.CONTENT_COLUMNS); category is the notification's.
+_STORED_CONTENT = _CONTENT_COLUMNS.replace("category, ", "")
 _NOTIFICATION_COLUMNS = (
-    f"user_id, {_CONTENT_COLUMNS}, source, source_ref, send_at, trigger_key, status, status_reason, policy, "
+    "user_id, content_id, category, source, source_ref, send_at, trigger_key, status, status_reason, policy, "
     "variant, opened_at, created_at, updated_at"
 )
 _REF_CONTENT = ", ".join(
     _ref(name, "x.ref") if name in ("title", "body", "deep_link", "data", "translations", "collapse_key", "dedup_key")
     else f"c.{name}"
-    for name in _CONTENT_COLUMNS.split(", ")
+    for name in _STORED_CONTENT.split(", ")
 )  # fmt: skip
+# An event's or API send's own content row, its id the notification's (both from the notifications' sequence, so
+# that no two collide; the contents' sequence is moved past them afterwards). A campaign variant's is shared.
+_OWN_CONTENT = f"""
+INSERT INTO notifications_notificationcontent (id, {_STORED_CONTENT}, created_at)
+SELECT x.nid, {_REF_CONTENT}, x.at FROM {{rows}} AS x JOIN h_content AS c ON c.key = x.content
+"""
 
 
 # Seeded rows' ids carry their row's day, as the engine's do (config.partitions), in the upper half of the day's
@@ -315,9 +326,9 @@ WITH src AS MATERIALIZED (
            x.at + interval '40 ms'
     FROM src AS x JOIN h_shopper AS sh USING (s)
     ORDER BY x.eid
-)
+), contents AS ({_OWN_CONTENT.format(rows="(SELECT * FROM src WHERE nid IS NOT NULL)")})
 INSERT INTO notifications_notification (id, {_NOTIFICATION_COLUMNS})
-SELECT x.nid, x.user_id, {_REF_CONTENT}, 'event', x.eid::text, x.send_at,
+SELECT x.nid, x.user_id, x.nid, c.category, 'event', x.eid::text, x.send_at,
        CASE WHEN x.content = 'abandoned_cart' THEN 'rule-' || %(cart_rule)s || ':cart_id=' || x.ref ELSE '' END,
        x.state, CASE x.state
            WHEN 'cancelled' THEN 'Cancelled by checkout_completed for cart_id=' || x.ref || '.'
@@ -348,7 +359,7 @@ ORDER BY x.at
 _CAMPAIGN_NOTIFICATIONS = f"""
 INSERT INTO notifications_notification (id, {_NOTIFICATION_COLUMNS})
 SELECT {_seed_id("x.at", "notification_seq")},
-       x.user_id, {_CONTENT_COLUMNS}, 'campaign', x.run_id::text, NULL, '', x.state,
+       x.user_id, c.content_id, c.category, 'campaign', x.run_id::text, NULL, '', x.state,
        CASE WHEN x.state <> 'suppressed' THEN ''
             WHEN x.u < 0.03 THEN 'Frequency cap reached: 3 marketing push(es) per 1 day.'
             ELSE 'The shopper switched off ''' || c.category || ''' notifications.' END,
@@ -373,19 +384,21 @@ ORDER BY x.at
 """
 
 _API_NOTIFICATIONS = f"""
+WITH drawn AS MATERIALIZED (
+    SELECT {_seed_id("d.at", "notification_seq")} AS nid, d.* FROM (
+        SELECT h.lo + random() * (h.hi - h.lo) AS at, floor(random() * %(shoppers)s)::int AS s,
+               (2000000 + floor(random() * 9000000))::bigint::text AS ref, random() AS u, random() AS u2,
+               CASE WHEN random() < 0.5 THEN 'api_rider' ELSE 'api_slot' END AS content
+        FROM h_hour AS h CROSS JOIN LATERAL generate_series(1, round(%(n)s * h.share)::int) AS i
+    ) AS d
+), contents AS ({_OWN_CONTENT.format(rows="drawn")})
 INSERT INTO notifications_notification (id, {_NOTIFICATION_COLUMNS})
-SELECT {_seed_id("x.at", "notification_seq")},
-       sh.user_id, {_REF_CONTENT}, 'api', 'api-key:' || (1 + mod(x.s, 3)), NULL, '',
+SELECT x.nid, sh.user_id, x.nid, c.category, 'api', 'api-key:' || (1 + mod(x.s, 3)), NULL, '',
        CASE WHEN sh.active = 0 THEN 'no_device' ELSE 'sending' END, '', '', '',
        CASE WHEN sh.active > 0 AND x.u < 0.08 AND x.at + x.u2 * interval '1 hour' < %(end)s
             THEN x.at + x.u2 * interval '1 hour' END,
        x.at, x.at + interval '60 ms'
-FROM (
-    SELECT h.lo + random() * (h.hi - h.lo) AS at, floor(random() * %(shoppers)s)::int AS s,
-           (2000000 + floor(random() * 9000000))::bigint::text AS ref, random() AS u, random() AS u2,
-           CASE WHEN random() < 0.5 THEN 'api_rider' ELSE 'api_slot' END AS content
-    FROM h_hour AS h CROSS JOIN LATERAL generate_series(1, round(%(n)s * h.share)::int) AS i
-) AS x JOIN h_shopper AS sh USING (s) JOIN h_content AS c ON c.key = x.content
+FROM drawn AS x JOIN h_shopper AS sh USING (s) JOIN h_content AS c ON c.key = x.content
 ORDER BY x.at
 """
 
@@ -437,21 +450,22 @@ _DELIVERY_KIND = """CASE WHEN u < 0.015 THEN 'token_invalid' WHEN u < 0.022 THEN
                          WHEN u < 0.025 THEN 'gave_up' WHEN u < 0.055 THEN 'retried' ELSE 'delivered' END"""
 
 _DELIVERIES = f"""
-INSERT INTO notifications_delivery (id, notification_id, device_id, provider, token, status, attempts,
-    next_attempt_at, provider_message_id, last_error_code, last_error_text, created_at, updated_at, delivered_at)
-SELECT x.id, x.nid, x.did, x.provider, x.token,
+INSERT INTO notifications_delivery (id, notification_id, device_id, provider, status, attempts,
+    next_attempt_at, provider_message_id, last_error_code, last_error_text, updated_at)
+SELECT x.id, x.nid, x.did, x.provider,
        CASE x.kind WHEN 'token_invalid' THEN 'token_invalid' WHEN 'permanent' THEN 'failed'
                    WHEN 'gave_up' THEN 'failed' ELSE 'delivered' END,
        x.attempts, NULL,
+       -- As notifications.settling stores them: APNs' apns-id is the delivery's own, FCM's id without its project.
        CASE WHEN x.kind IN ('delivered', 'retried') THEN CASE x.provider
-           WHEN 'apns' THEN lpad(to_hex(x.id), 32, '0')::uuid::text
-           WHEN 'fcm' THEN 'projects/pushcart-shop/messages/0:' || floor(extract(epoch FROM x.created_at) * 1e6)::bigint
+           WHEN 'apns' THEN ''
+           WHEN 'fcm' THEN '0:' || floor(extract(epoch FROM x.created_at) * 1e6)::bigint
                            || '%%' || substr(md5(x.id::text), 1, 16)
            ELSE 'https://fcm.googleapis.com/0:' || floor(extract(epoch FROM x.created_at) * 1e6)::bigint || '%%'
                 || substr(md5(x.id::text), 1, 16) END
        ELSE '' END,
        {_answer("x.answer", 0, "x.provider")}, {_answer("x.answer", 1, "x.provider")},
-       x.created_at, x.last_at, CASE WHEN x.kind IN ('delivered', 'retried') THEN x.last_at END
+       x.last_at
 FROM (
     SELECT y.*, {_attempt_at("y", "y.attempts")} + {_latency("y", "y.attempts")} * interval '1 millisecond' AS last_at,
            CASE y.kind WHEN 'gave_up' THEN 'retry' WHEN 'token_invalid' THEN 'token_invalid'
@@ -463,7 +477,7 @@ FROM (
             SELECT w.*, {_DELIVERY_KIND} AS kind FROM (
                 -- Ids taken in time order, as the engine's are (and the rows written so).
                 SELECT {_seed_id("v.created_at", "delivery_seq")} AS id, v.* FROM (
-                    SELECT n.id AS nid, d.id AS did, d.provider, d.token,
+                    SELECT n.id AS nid, d.id AS did, d.provider,
                            coalesce(n.send_at, n.created_at) AS created_at, random() AS u, random() AS u2
                     FROM notifications_notification AS n
                     JOIN devices_device AS d ON d.user_id = n.user_id AND d.is_active
@@ -479,15 +493,20 @@ FROM (
 _ATTEMPTS = f"""
 INSERT INTO notifications_deliveryattempt (id, delivery_id, number, sent_at, outcome, provider_code, provider_text,
     latency_ms)
-SELECT {_seed_id("x.sent_at", "attempt_seq")}, x.id, x.k, x.sent_at, x.outcome, {_answer("x.outcome", 0, "x.provider")},
-       {_answer("x.outcome", 1, "x.provider")}, x.latency
+SELECT {_seed_id("x.sent_at", "attempt_seq")}, x.id, x.k, x.sent_at, x.outcome,
+       {_answer("x.outcome", 0, "x.provider")}, {_answer("x.outcome", 1, "x.provider")}, x.latency
 FROM (
     SELECT d.id, d.provider, k, {_attempt_at("d", "k")} AS sent_at, {_latency("d", "k")} AS latency,
            CASE WHEN k < d.attempts THEN 'retry' WHEN d.status = 'delivered' THEN 'delivered'
                 WHEN d.status = 'token_invalid' THEN 'token_invalid' WHEN d.attempts > 1 THEN 'retry'
                 ELSE 'permanent' END AS outcome
-    FROM notifications_delivery AS d CROSS JOIN LATERAL generate_series(1, d.attempts) AS k
-    WHERE {_seeded("d.id")}
+    FROM (
+        -- Made when its notification was due, as _DELIVERIES drew it (deliveries keep no created_at).
+        SELECT d.*, coalesce(n.send_at, n.created_at) AS created_at
+        FROM notifications_delivery AS d JOIN notifications_notification AS n ON n.id = d.notification_id
+        -- A first-try success has no attempt row (notifications.attempts): its delivery is that attempt.
+        WHERE {_seeded("d.id")} AND NOT (d.status = 'delivered' AND d.attempts = 1)
+    ) AS d CROSS JOIN LATERAL generate_series(1, d.attempts) AS k
 ) AS x
 ORDER BY x.sent_at
 """
@@ -501,15 +520,17 @@ SELECT d.id,
        CASE WHEN d.attempts > 1 THEN 'Gave up after ' || d.attempts || ' attempts; last answer: ' || d.last_error_text
             ELSE d.last_error_text END,
        d.last_error_code,
-       jsonb_build_object('token', d.token, 'provider', d.provider, 'title', n.title, 'body', n.body,
-                          'image', n.image, 'deep_link', n.deep_link, 'data', n.data, 'category', n.category,
-                          'priority', n.priority, 'ttl_seconds', n.ttl_seconds, 'collapse_key', n.collapse_key),
+       jsonb_build_object('token', v.token, 'provider', d.provider, 'title', c.title, 'body', c.body,
+                          'image', c.image, 'deep_link', c.deep_link, 'data', c.data, 'category', n.category,
+                          'priority', c.priority, 'ttl_seconds', c.ttl_seconds, 'collapse_key', c.collapse_key),
        CASE WHEN discarded THEN 'discarded' ELSE 'open' END, d.updated_at,
        CASE WHEN discarded THEN d.updated_at + interval '2 hours' END,
        CASE WHEN discarded THEN 'bench-support' ELSE '' END
 FROM (SELECT d.*, mod(d.id, 10) = 0 AND d.updated_at + interval '2 hours' < %(end)s AS discarded
       FROM notifications_delivery AS d WHERE d.status = 'failed' AND {_seeded("d.id")}) AS d
 JOIN notifications_notification AS n ON n.id = d.notification_id
+JOIN notifications_notificationcontent AS c ON c.id = n.content_id
+JOIN devices_device AS v ON v.id = d.device_id
 """
 
 
@@ -564,6 +585,18 @@ def seed_history(plan: Plan, *, log: Callable[[str], None] = print) -> dict[str,
             "delivery_seq": _sequence(cursor, "notifications_delivery"),
             "attempt_seq": _sequence(cursor, "notifications_deliveryattempt"),
         }
+        # Each campaign variant's content, stored once (the engine stores one per variant and batch of 1,000).
+        # Their ids carry the history's last day: a content outlives the notifications that refer to it.
+        cursor.execute(
+            f"UPDATE h_content SET content_id = {_seed_id('%(end)s::timestamptz', 'notification_seq')} "
+            "WHERE key LIKE 'c%%:%%'",
+            plan.params(**sequences),
+        )
+        cursor.execute(
+            f"INSERT INTO notifications_notificationcontent (id, {_STORED_CONTENT}, created_at) "
+            f"SELECT content_id, {_STORED_CONTENT}, %(start)s FROM h_content WHERE content_id IS NOT NULL",
+            plan.params(),
+        )
         with step("events and their notifications"):
             cursor.execute(
                 _EVENTS,
@@ -971,7 +1004,12 @@ def table_sizes() -> dict[str, Any]:
                 "bytes_per_row": total / rows if rows else None,
             }
     deliveries = tables["notifications_delivery"]["rows"]
-    push_tables = ("notifications_notification", "notifications_delivery", "notifications_deliveryattempt")
+    push_tables = (
+        "notifications_notification",
+        "notifications_notificationcontent",
+        "notifications_delivery",
+        "notifications_deliveryattempt",
+    )
     push_bytes = sum(tables[t]["bytes"] for t in (*push_tables, "notifications_faileddelivery"))
     return {
         "tables": tables,

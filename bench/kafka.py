@@ -381,7 +381,7 @@ def backlog(setup: Setup, count: int) -> dict[str, Any]:
         )
         stored, first_stored, last_stored, last_processed = cursor.fetchone()
         cursor.execute(
-            "SELECT count(DISTINCT n.id), extract(epoch FROM max(d.delivered_at)) FROM notifications_notification n "
+            "SELECT count(DISTINCT n.id), extract(epoch FROM max(d.updated_at)) FROM notifications_notification n "
             "JOIN notifications_delivery d ON d.notification_id = n.id AND d.status = 'delivered' "
             "WHERE n.source = 'event' AND n.source_ref::bigint > %s",
             [after_id],

@@ -157,7 +157,7 @@ def throughput_timeline(started: float) -> list[tuple[float, int]]:
     """(seconds since launch, deliveries recorded as provider-accepted in that second)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT floor(extract(epoch FROM delivered_at) - %s), count(*) FROM notifications_delivery "
+            "SELECT floor(extract(epoch FROM updated_at) - %s), count(*) FROM notifications_delivery "
             "WHERE status = 'delivered' GROUP BY 1 ORDER BY 1",
             [started],
         )
@@ -175,7 +175,7 @@ def fan_out(stack: Stack) -> dict[str, Any]:
     _, started = launch_campaign(stack, "fan-out")
     wait_until_finished(stack, stack.devices)
     delivered = Delivery.objects.filter(status=DeliveryStatus.DELIVERED)
-    span = delivered.aggregate(first=Min("delivered_at"), last=Max("delivered_at"))
+    span = delivered.aggregate(first=Min("updated_at"), last=Max("updated_at"))
     count = delivered.count()
     seconds = span["last"].timestamp() - started
     workers = [pid for pgid in stack.worker_pgids for pid in processes(pgid=pgid)]
@@ -204,7 +204,7 @@ def event_latencies(accepted: dict[int, float]) -> list[float]:
     """Seconds from each event accepted to its first delivery accepted by the provider."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT n.source_ref::bigint, extract(epoch FROM min(d.delivered_at)) FROM notifications_notification n "
+            "SELECT n.source_ref::bigint, extract(epoch FROM min(d.updated_at)) FROM notifications_notification n "
             "JOIN notifications_delivery d ON d.notification_id = n.id AND d.status = 'delivered' "
             "WHERE n.source = 'event' AND n.source_ref = ANY(%s) GROUP BY n.source_ref",
             [[str(pk) for pk in accepted]],

@@ -1,7 +1,7 @@
 """What every benchmark runs on: its own database and Redis, a simulator, a web process and workers.
 
-Importing this module points the process at the benchmark's database (`pushcart_bench`) and Redis
-database 14 (or $BENCH_DATABASE and $BENCH_REDIS) and ignores `.env`, so a benchmark never touches development data.
+Importing this module points the process at the benchmark's database (`pushcart_bench`, or $BENCH_DATABASE) and
+Redis database 14 (or $BENCH_REDIS) and ignores `.env`, so a benchmark never touches development data.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-# Overridable so that a session can run a benchmark on its own database beside another's.
+# Overridable, so that a benchmark can run beside another on a database and Redis db of its own.
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "postgresql://postgres@127.0.0.1:5432/pushcart_bench")
 BENCH_REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
 ROOT = Path(__file__).resolve().parents[1]

@@ -212,10 +212,10 @@ _MINUTES = f"""
 WITH buckets AS (
     SELECT generate_series(date_trunc(%(unit)s, %(start)s), date_trunc(%(unit)s, %(end)s), %(step)s) AS at
 ), delivered AS (
-    SELECT date_trunc(%(unit)s, d.delivered_at) AS at, count(*) AS n
+    SELECT date_trunc(%(unit)s, d.updated_at) AS at, count(*) AS n
     FROM {N} AS n JOIN {D} AS d ON d.notification_id = n.id
     WHERE n.source = 'campaign' AND n.source_ref = ANY(%(refs)s)
-      AND d.status = 'delivered' AND d.delivered_at >= date_trunc(%(unit)s, %(start)s)
+      AND d.status = 'delivered' AND d.updated_at >= date_trunc(%(unit)s, %(start)s)
     GROUP BY 1
 ), opened AS (
     SELECT date_trunc(%(unit)s, n.opened_at) AS at, count(*) AS n

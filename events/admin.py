@@ -100,7 +100,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             (
                 reverse("admin:notifications_notification_change", args=[n.pk]),
                 n.pk,
-                n.template_key,
+                n.content.template_key,
                 n.get_status_display(),
             )
             for n in notifications_of_event(event)
@@ -115,7 +115,7 @@ class WaitingSendAdmin(admin.ModelAdmin):
     """Delayed sends live in the database until due: visible here, and cancellable."""
 
     list_display = ["id", "user_id", "template_key", "title", "send_at", "trigger_key", "event_link"]
-    list_filter = ["template_key", "category"]
+    list_filter = ["content__template_key", "category"]
     search_fields = ["user_id"]
     search_help_text = "A user id (exact)."
     ordering = ["send_at"]
@@ -127,9 +127,22 @@ class WaitingSendAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .select_related("content")
             .filter(status=NotificationStatus.SCHEDULED, source=Source.EVENT)
             .exclude(trigger_key="")
         )
+
+    @admin.display(description="template key")
+    def template_key(self, send: WaitingSend) -> str:
+        return send.content.template_key
+
+    @admin.display(description="title")
+    def title(self, send: WaitingSend) -> str:
+        return send.content.title
+
+    @admin.display(description="body")
+    def body(self, send: WaitingSend) -> str:
+        return send.content.body
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[WaitingSend], search_term: str

@@ -33,7 +33,11 @@ def active_rules() -> ActiveRules:
 
 
 def notifications_of_event(event: Event):
-    return Notification.objects.filter(source=Source.EVENT, source_ref=str(event.pk)).order_by("pk")
+    return (
+        Notification.objects.filter(source=Source.EVENT, source_ref=str(event.pk))
+        .select_related("content")
+        .order_by("pk")
+    )
 
 
 def why_no_rule(events: Iterable[Event]) -> dict[int, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -15,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from config.paging import LookaheadPagingMixin
 from notifications import failures
+from notifications.attempts import log_of
 from notifications.models import (
     Delivery,
     FailedDelivery,
@@ -23,7 +27,13 @@ from notifications.models import (
     ProviderPause,
     Source,
 )
-from notifications.outcomes import count_deliveries, device_label, notification_outcome, notification_state
+from notifications.outcomes import (
+    count_deliveries,
+    device_label,
+    notification_outcome,
+    notification_state,
+    provider_reference,
+)
 from notifications.selectors import (
     DELIVERY_SEARCH_HELP,
     NOTIFICATION_SEARCH_HELP,
@@ -47,21 +57,21 @@ class ReadOnlyAdminMixin:
 
 
 def attempt_timeline(delivery: Delivery) -> str:
-    attempts = delivery.attempt_log.all()
+    attempts = log_of(delivery)
     if not attempts:
         return "—"
     return format_html(
         "<ol style='margin:0;padding-left:1.2em'>{}</ol>",
         format_html_join(
             "",
-            "<li>{} · <b>{}</b> {} <span style='color:var(--body-quiet-color)'>{} · {} ms</span></li>",
+            "<li>{} · <b>{}</b> {} <span style='color:var(--body-quiet-color)'>{}{}</span></li>",
             (
                 (
                     f"{a.sent_at:%Y-%m-%d %H:%M:%S}",
                     a.outcome,
                     a.provider_code,
                     a.provider_text[:120],
-                    a.latency_ms,
+                    "" if a.latency_ms is None else f" · {a.latency_ms} ms",
                 )
                 for a in attempts
             ),
@@ -77,11 +87,11 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
-        return super().get_queryset(request).prefetch_related("attempt_log")
+        return super().get_queryset(request).select_related("device").prefetch_related("attempt_log")
 
     @admin.display(description="token")
     def short_token(self, delivery: Delivery) -> str:
-        return delivery.token if len(delivery.token) <= 32 else f"{delivery.token[:32]}…"
+        return short_token(delivery)
 
     @admin.display(description="last error")
     def last_error(self, delivery: Delivery) -> str:
@@ -90,6 +100,25 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="attempts: when, outcome, provider's answer")
     def timeline(self, delivery: Delivery) -> str:
         return attempt_timeline(delivery)
+
+
+def short_token(delivery: Delivery) -> str:
+    token = delivery.device.token  # a device's token never changes (devices.services): the one it was sent to
+    return token if len(token) <= 32 else f"{token[:32]}…"
+
+
+def _content_field(name: str, show: Callable[[object], object] = str) -> Callable[..., str]:
+    """A read-only admin field showing one field of the notification's content."""
+
+    @admin.display(description=name.replace("_", " "))
+    def field(self: admin.ModelAdmin, notification: Notification) -> str:
+        return str(show(getattr(notification.content, name)))
+
+    return field
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 class ProviderFilter(admin.SimpleListFilter):
@@ -133,7 +162,21 @@ class NotificationChangeList(ChangeList):
 @admin.register(Notification)
 class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user_id", "category", "title", "source", "state", "why", "outcome", "created_at"]
-    readonly_fields = ["source_link", "state", "why"]
+    readonly_fields = [
+        "source_link",
+        "state",
+        "why",
+        "priority",
+        "template",
+        "title",
+        "body",
+        "image",
+        "deep_link",
+        "data",
+        "translations",
+        "ttl_seconds",
+        "collapse_key",
+    ]
     # No date hierarchy: its links are a SELECT DISTINCT date_trunc(…) and a MIN/MAX over the whole table. The
     # created_at filter's ranges (today, the last 7 days, this month) are one range each, on its index.
     list_filter = ["status", "policy", CategoryFilter, "source", ProviderFilter, "created_at"]
@@ -147,7 +190,7 @@ class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdm
             "Content",
             {
                 "fields": [
-                    "template_key",
+                    "template",
                     "title",
                     "body",
                     "image",
@@ -161,6 +204,19 @@ class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdm
         ),
         ("Source", {"fields": ["source", "source_link", "trigger_key", "send_at", "created_at", "updated_at"]}),
     ]
+    priority = _content_field("priority")
+    template = _content_field("template_key")
+    title = _content_field("title")
+    body = _content_field("body")
+    image = _content_field("image")
+    deep_link = _content_field("deep_link")
+    data = _content_field("data", _json)
+    translations = _content_field("translations", _json)
+    collapse_key = _content_field("collapse_key")
+
+    @admin.display(description="TTL seconds")
+    def ttl_seconds(self, notification: Notification) -> int:
+        return notification.ttl_seconds
 
     @admin.display(description="source reference")
     def source_link(self, notification: Notification) -> str:
@@ -168,6 +224,9 @@ class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdm
             url = reverse("admin:events_event_change", args=[notification.source_ref])
             return format_html("<a href='{}'>event #{}</a>", url, notification.source_ref)
         return notification.source_ref or "—"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        return super().get_queryset(request).select_related("content")
 
     def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
         return NotificationChangeList
@@ -209,10 +268,10 @@ class DeliveryAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_error_code",
         "updated_at",
     ]
-    list_filter = ["status", "provider", "created_at"]
+    list_filter = ["status", "provider", "updated_at"]
     search_fields = ["device__token"]  # shows the search box; get_search_results reads the term
     search_help_text = DELIVERY_SEARCH_HELP
-    list_select_related = ["notification"]
+    list_select_related = ["notification", "device"]
     fields = [
         "notification_link",
         "device",
@@ -221,10 +280,9 @@ class DeliveryAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "attempts",
         "next_attempt_at",
-        "provider_message_id",
+        "provider_reference",
         "last_error_code",
         "last_error_text",
-        "created_at",
         "updated_at",
         "delivered_at",
         "timeline",
@@ -243,7 +301,15 @@ class DeliveryAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="token")
     def short_token(self, delivery: Delivery) -> str:
-        return delivery.token if len(delivery.token) <= 32 else f"{delivery.token[:32]}…"
+        return short_token(delivery)
+
+    @admin.display(description="token")
+    def token(self, delivery: Delivery) -> str:
+        return delivery.device.token
+
+    @admin.display(description="provider's message id")
+    def provider_reference(self, delivery: Delivery) -> str:
+        return provider_reference(delivery) or "—"
 
     @admin.display(description="attempts")
     def timeline(self, delivery: Delivery) -> str:
@@ -269,7 +335,7 @@ class DeliveryProviderFilter(admin.SimpleListFilter):
 class FailedDeliveryAdmin(admin.ModelAdmin):
     list_display = ["delivery_id", "user", "provider", "provider_code", "reason", "status", "created_at"]
     list_filter = ["status", DeliveryProviderFilter, "provider_code", "created_at"]
-    search_fields = ["delivery__notification__user_id", "delivery__token"]
+    search_fields = ["delivery__notification__user_id", "delivery__device__token"]
     show_full_result_count = False
     actions = ["requeue", "discard"]
     readonly_fields = [

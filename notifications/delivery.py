@@ -36,6 +36,7 @@ from notifications.models import (
     Delivery,
     DeliveryStatus,
     Notification,
+    NotificationContent,
     NotificationStatus,
     ProviderPause,
     Source,
@@ -44,11 +45,13 @@ from notifications.records import (
     CONTENT_COLUMNS,
     ITEM_COLUMNS,
     JSON_COLUMNS,
+    ON_NOTIFICATION,
     Claimed,
     Content,
     NewNotification,
     Pending,
     Settled,
+    content_from_row,
     item_from_row,
     localized_message,
 )
@@ -107,9 +110,8 @@ def send_new(items: Sequence[NewNotification], ids: Sequence[int]) -> Sending:
             settled.append(Settled(NotificationStatus.FAILED, status_reason=item.failure))
         else:
             verdict = verdicts[pk]
-            if verdict.action == Action.DEFER:
-                later = replace(item.content, ttl_seconds=verdict.ttl_seconds)
-                item = replace(item, send_at=verdict.send_at, content=later)
+            if verdict.action == Action.DEFER:  # its content stays the one its variant's shoppers share
+                item = replace(item, send_at=verdict.send_at, ttl_left_seconds=verdict.ttl_seconds)
             settled.append(Settled(writes.STATUS_OF[verdict.action], verdict.policy, verdict.reason))
         written.append(item)
     store_notifications(written, ids=ids, settled=settled)
@@ -196,26 +198,28 @@ def _judge(notifications: list[Pending]) -> Sending:
     )
 
 
-# Takes the batch's pending notifications, skipping any another worker holds; they stay locked until
-# the transaction that sends them has written their new states.
-_READ_COLUMNS = ["id", "created_at", *ITEM_COLUMNS]
-_LOCK_PENDING = f"""
-SELECT {", ".join(_READ_COLUMNS)}
-FROM {Notification._meta.db_table}
-WHERE id = ANY(%b::bigint[]) AND status = '{NotificationStatus.PENDING}'
-ORDER BY id FOR UPDATE SKIP LOCKED
+# Takes the batch's pending notifications with their contents, skipping any another worker holds; they stay locked
+# until the transaction that sends them has written their new states.
+N, C = Notification._meta.db_table, NotificationContent._meta.db_table
+_READ_COLUMNS = ["id", "created_at", *ITEM_COLUMNS, *CONTENT_COLUMNS]
+_SELECTED = [*(f"n.{name}" for name in ["id", "created_at", *ITEM_COLUMNS]), *(f"c.{c}" for c in CONTENT_COLUMNS)]
+_READ = f"""
+SELECT {", ".join(_SELECTED)}
+FROM {N} AS n JOIN {C} AS c ON c.id = n.content_id
 """  # noqa: S608 - only constants are formatted in
+_LOCK_PENDING = f"""{_READ}
+WHERE n.id = ANY(%b::bigint[]) AND n.status = '{NotificationStatus.PENDING}'
+ORDER BY n.id FOR UPDATE OF n SKIP LOCKED
+"""
 # The same, and other pending notifications of the given categories, oldest first, up to a batch: the task a
 # stream of single sends wakes (config.wakeup) takes what the requests after its own stored meanwhile.
-_LOCK_WAITING = f"""
-SELECT {", ".join(_READ_COLUMNS)}
-FROM {Notification._meta.db_table}
-WHERE id IN (
-    SELECT id FROM {Notification._meta.db_table}
+_LOCK_WAITING = f"""{_READ}
+WHERE n.id IN (
+    SELECT id FROM {N}
     WHERE status = '{NotificationStatus.PENDING}' AND (id = ANY(%b::bigint[]) OR category = ANY(%b::text[]))
     ORDER BY updated_at LIMIT %b FOR UPDATE SKIP LOCKED
 )
-ORDER BY id
+ORDER BY n.id
 """  # noqa: S608 - only constants are formatted in
 
 
@@ -231,12 +235,12 @@ def _lock_pending(notification_ids: Iterable[int], waiting: Sequence[str] = (), 
     notifications = []
     for values in rows:
         row = dict(zip(_READ_COLUMNS, values, strict=True))
-        said = tuple(row[name] for name in CONTENT_COLUMNS)
+        said = (row["content_id"], *(row[name] for name in ON_NOTIFICATION))
         content = contents.get(said)
         if content is None:
             for name in JSON_COLUMNS:
                 row[name] = json.loads(row[name])
-            content = contents[said] = Content(**{name: row[name] for name in CONTENT_COLUMNS})
+            content = contents[said] = content_from_row(row)
         notifications.append(Pending(row["id"], item_from_row(row, content), row["created_at"]))
     return notifications
 
@@ -375,13 +379,13 @@ def _after_outcomes(sent: list[settling.SentBatch]) -> None:
         deactivate_tokens(invalid_tokens)
     now = timezone.now()
     for batch in sent:
-        metrics.record_batch(batch.provider, batch.results, now)
+        metrics.record_batch(batch.provider, batch.results, now, batch.latency_ms)
 
 
 _CLAIM_FIELDS = (
     "pk",
     "attempts",
-    "token",
+    "device__token",
     "provider",
     "notification_id",
     "device_id",
@@ -390,7 +394,9 @@ _CLAIM_FIELDS = (
     "device__locale",
     "notification__send_at",
     "notification__created_at",
-    *(f"notification__{name}" for name in CONTENT_COLUMNS),
+    "notification__ttl_left_seconds",
+    *(f"notification__{name}" for name in ON_NOTIFICATION),
+    *(f"notification__content__{name}" for name in CONTENT_COLUMNS),
 )
 
 
@@ -409,19 +415,24 @@ def _claim(ids: list[int]) -> list[Claimed]:
         )
     claimed = []
     for row in Delivery.objects.filter(pk__in=due).values(*_CLAIM_FIELDS):
-        content = Content(**{name: row[f"notification__{name}"] for name in CONTENT_COLUMNS})
+        content = Content(
+            **{name: row[f"notification__content__{name}"] for name in CONTENT_COLUMNS},
+            **{name: row[f"notification__{name}"] for name in ON_NOTIFICATION},
+        )
+        ttl_left = row["notification__ttl_left_seconds"]
+        token = row["device__token"]
         claimed.append(
             Claimed(
                 pk=row["pk"],
                 notification_id=row["notification_id"],
                 device_id=row["device_id"],
                 provider=row["provider"],
-                token=row["token"],
+                token=token,
                 attempts=row["attempts"],
                 category=content.category,
                 due_at=row["notification__send_at"] or row["notification__created_at"],
-                ttl_seconds=content.ttl_seconds,
-                target=PushTarget(row["token"], row["device__web_push_p256dh"], row["device__web_push_auth"]),
+                ttl_seconds=content.ttl_seconds if ttl_left is None else ttl_left,
+                target=PushTarget(token, row["device__web_push_p256dh"], row["device__web_push_auth"]),
                 message=localized_message(content, row["device__locale"]),
             )
         )

@@ -37,8 +37,19 @@ TIME_TO_PROVIDER = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
 )
 
+# A provider call's latency (its batch's, from sent to the last answer): a first-try success has no attempt row to
+# keep it in (notifications.attempts).
+PROVIDER_CALL = Histogram(
+    "pushcart_provider_call_seconds",
+    "One provider call (a batch of up to DELIVERY_SEND_BATCH pushes), from sent to its last answer",
+    ["provider"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
 
-def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now: datetime) -> None:
+
+def record_batch(
+    provider: str, results: Iterable[tuple[Claimed, Outcome]], now: datetime, latency_ms: int | None = None
+) -> None:
     from notifications.models import DeliveryStatus
     from providers.base import OutcomeKind
 
@@ -54,6 +65,8 @@ def record_batch(provider: str, results: Iterable[tuple[Claimed, Outcome]], now:
             histogram.observe((now - item.due_at).total_seconds())
         elif item.status == DeliveryStatus.FAILED:
             failed += 1
+    if latency_ms is not None:
+        PROVIDER_CALL.labels(provider).observe(latency_ms / 1000)
     for (category, kind), n in counts.items():  # one increment per label set, not per delivery
         DELIVERIES.labels(provider, category, kind).inc(n)
     if failed:

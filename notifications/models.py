@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models.functions import Now
 
@@ -29,10 +30,11 @@ class NotificationStatus(models.TextChoices):
     SUPPRESSED = "suppressed", "Not sent: shopper protection (see reason)"
 
 
-class Notification(models.Model):
-    """One message to one user, rendered; sent to each of their active devices."""
+class NotificationContent(models.Model):
+    """What was sent, rendered once: shared by every notification of a campaign variant's batch, one per API or
+    event notification. Its fields are notifications.records.Content's, except those kept on each notification
+    (records.ON_NOTIFICATION). Written once, never updated."""
 
-    user_id = models.CharField(max_length=255)
     title = models.CharField(max_length=200)
     body = models.CharField(max_length=1000)
     image = models.URLField(max_length=1000, blank=True, default="")
@@ -41,11 +43,40 @@ class Notification(models.Model):
     translations = models.JSONField(
         default=dict, blank=True, help_text="Title, body, image and deep link per locale; a device's locale picks one."
     )
-    template_key = models.CharField(max_length=64, blank=True, default="")
-    category = models.CharField(max_length=32)
     priority = models.CharField(max_length=8, choices=[("high", "High"), ("normal", "Normal")], default="high")
     ttl_seconds = models.PositiveIntegerField(default=24 * 3600)
     collapse_key = models.CharField(max_length=64, blank=True, default="")
+    dedup_key = models.CharField(
+        max_length=200, blank=True, default="", help_text="Sent at most once per user within dedup_seconds."
+    )
+    dedup_seconds = models.PositiveIntegerField(default=0)
+    frequency_caps = models.JSONField(
+        default=list, blank=True, help_text="Stricter caps for this send, e.g. a campaign's: [[seconds, max], …]."
+    )
+    template_key = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = "notification content"
+
+    def __str__(self) -> str:
+        return f"content #{self.pk}: {self.title}"
+
+
+class Notification(models.Model):
+    """One message to one user: its content (shared by a campaign's shoppers), sent to each of their active devices."""
+
+    user_id = models.CharField(max_length=255)
+    # No database foreign key: both tables are partitioned by day (config.partitions). A content is written with
+    # (or, for a campaign batch, after) its notifications' ids were taken, so its day's partition outlives theirs.
+    content = models.ForeignKey(
+        NotificationContent, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    # On each row, not in its content: the engine takes pending work, the admin filters and the rollups group by it.
+    category = models.CharField(max_length=32)
+    ttl_left_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="What was left of its content's TTL when shopper protection deferred it."
+    )
     source = models.CharField(max_length=16, choices=Source.choices)
     source_ref = models.CharField(
         max_length=255, blank=True, default="", help_text="Id of the event, campaign or API call."
@@ -61,13 +92,6 @@ class Notification(models.Model):
     policy = models.CharField(
         max_length=24, blank=True, default="", choices=PolicyOutcome.choices, help_text="Shopper protection's verdict."
     )
-    dedup_key = models.CharField(
-        max_length=200, blank=True, default="", help_text="Sent at most once per user within dedup_seconds."
-    )
-    dedup_seconds = models.PositiveIntegerField(default=0)
-    frequency_caps = models.JSONField(
-        default=list, blank=True, help_text="Stricter caps for this send, e.g. a campaign's: [[seconds, max], …]."
-    )
     variant = models.CharField(max_length=32, blank=True, default="", help_text="A campaign's A/B variant.")
     target_device = models.ForeignKey(
         Device,
@@ -80,7 +104,7 @@ class Notification(models.Model):
         help_text="Only this device (a test send to one token); empty: every active device of the user.",
     )
     opened_at = models.DateTimeField(null=True, blank=True, help_text="When the app reported the push opened.")
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)  # a btree: the log's newest first
     updated_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -118,12 +142,17 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.category} to {self.user_id}: {self.title}"
+        return f"#{self.pk} {self.category} to {self.user_id}"
 
     @property
     def due_at(self) -> datetime:
         """When it was meant to go out: its TTL and its latency count from here."""
         return self.send_at or self.created_at
+
+    @property
+    def ttl_seconds(self) -> int:
+        """Its TTL, counted from due_at (a deferral moved send_at and kept what was left)."""
+        return self.content.ttl_seconds if self.ttl_left_seconds is None else self.ttl_left_seconds
 
     @property
     def is_transactional(self) -> bool:
@@ -151,18 +180,29 @@ class Delivery(models.Model):
     notification = models.ForeignKey(
         Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False, db_constraint=False
     )
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False)
+    # Not indexed: every push would pay for it, and only Support's token search needs it (notifications.selectors
+    # finds those deliveries through the shopper's notifications instead).
+    device = models.ForeignKey(
+        Device, on_delete=models.PROTECT, related_name="deliveries", db_index=False, db_constraint=False
+    )
     provider = models.CharField(max_length=16, choices=Provider.choices)
-    token = models.CharField(max_length=2048, help_text="The device's token when the delivery was made.")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    provider_message_id = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="What identifies the message at the provider, when the delivery's id doesn't "
+        "(see provider_reference).",
+    )
     last_error_code = models.CharField(max_length=64, blank=True, default="")
     last_error_text = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(db_default=Now())
+    # Its last change; once delivered, a delivery never changes again, so this is when it was delivered
+    # (delivered_at). When it was made is not stored: in the transaction that sent its notification, and tried at
+    # once unless its provider had to wait (then updated_at stays that time until it is tried); its first attempt's
+    # time (notifications.attempts) says it to within a batch's time in flight.
     updated_at = models.DateTimeField(db_default=Now())
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -176,12 +216,26 @@ class Delivery(models.Model):
             models.Index(
                 fields=["updated_at"], name="delivery_in_flight", condition=models.Q(status__in=["queued", "sending"])
             ),
-            models.Index(fields=["token"], name="delivery_token_prefix", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["created_at"], name="delivery_created"),
+            # The attempt log's first-try successes (notifications.attempts) and the delivery log's date filter, by
+            # time: rows are appended in time order, so a block range's minimum and maximum find a time range as a
+            # btree would, at a thousandth of its size; minmax-multi because a retried or requeued delivery,
+            # updated much later than its neighbours, would widen a plain range.
+            BrinIndex(
+                fields=["updated_at"],
+                name="delivery_updated_brin",
+                opclasses=["timestamptz_minmax_multi_ops"],
+                autosummarize=True,
+                pages_per_range=32,
+            ),
         ]
 
     def __str__(self) -> str:
         return f"delivery #{self.pk} ({self.provider}, {self.status})"
+
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the provider accepted it (not stored: a delivered delivery's updated_at, which nothing moves later)."""
+        return self.updated_at if self.status == DeliveryStatus.DELIVERED else None
 
 
 class DeliveryAttempt(models.Model):

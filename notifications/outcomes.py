@@ -12,9 +12,10 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils.translation import get_language_info
 
-from devices.models import Device
+from devices.models import Device, Provider
 from notifications.localization import pick_translation
 from notifications.models import OPEN_DELIVERY_STATUSES, Delivery, DeliveryStatus, Notification, NotificationStatus
+from notifications.records import apns_id
 
 # The providers' answers that mean "this app installation is gone" (FCM, APNs, Web Push). Other token_invalid
 # answers (a malformed token, another sender's token) are named by their code.
@@ -151,12 +152,23 @@ def sent_language(notification: Notification, locale: str, default_locale: str) 
     device's locale; no translation: the default texts, in the template's default language). A device whose
     locale changed since is judged by its locale now.
     """
-    translations: Mapping[str, Any] = notification.translations or {}
+    translations: Mapping[str, Any] = notification.content.translations or {}
     picked = pick_translation(translations, locale)
     if picked is not None:
         code = next(key for key, texts in translations.items() if texts is picked)
         return language_name(code)
     return language_name(default_locale) if default_locale else "its default texts"
+
+
+def provider_reference(delivery: Delivery) -> str:
+    """The delivered message's id at its provider, as its logs name it (only what can't be derived is stored)."""
+    if delivery.status != DeliveryStatus.DELIVERED:
+        return ""
+    if delivery.provider == Provider.APNS and not delivery.provider_message_id:
+        return f"apns-id {apns_id(delivery.pk).upper()}"
+    if delivery.provider == Provider.FCM:
+        return f"FCM message {delivery.provider_message_id}"
+    return delivery.provider_message_id
 
 
 def delivery_outcome(delivery: Delivery, *, language: str) -> str:

@@ -1,10 +1,11 @@
 """What the engine passes around: a notification as written once, and a delivery while it is being sent.
 
 A notification's columns are these dataclasses' fields: `Content` (what is said, often shared by a whole
-campaign), `NewNotification` (to whom, from where, when) and `Settled` (the state it is written in). The SQL
-that writes and reads notifications (notifications.store, notifications.delivery) takes its column lists and
-array types from `dataclasses.fields` and the model, so a new field is one edit here (and one on the model);
-tests/engine/test_records.py fails if the model and these disagree.
+campaign: a NotificationContent row, but for the fields each notification row keeps, ON_NOTIFICATION),
+`NewNotification` (to whom, from where, when) and `Settled` (the state it is written in). The SQL that writes
+and reads notifications and their contents (notifications.store, notifications.delivery) takes its column lists
+and array types from `dataclasses.fields` and the models, so a new field is one edit here (and one on a model);
+tests/engine/test_records.py fails if the models and these disagree.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from notifications.localization import pick_translation
-from notifications.models import DeliveryStatus, Notification
+from notifications.models import DeliveryStatus, Notification, NotificationContent
 from providers.base import Priority, PushMessage, PushTarget, SendRequest
 
 
@@ -48,7 +49,7 @@ class Content:
         return localized_message(self, locale)
 
 
-def localized_message(source: Content | Notification, locale: str = "") -> PushMessage:
+def localized_message(source: Content, locale: str = "") -> PushMessage:
     """The push a device with this locale gets: its translation's texts, or the default ones."""
     texts = pick_translation(source.translations, locale) or {}
     return PushMessage(
@@ -79,6 +80,14 @@ class NewNotification:
     failure: str = field(default="", metadata=_not_a_column())
     variant: str = ""  # a campaign's A/B variant
     target_device_id: int | None = None  # only this device (a test send to one token)
+    # What was left of the content's TTL when shopper protection deferred it (send_at moved): the content, which a
+    # campaign's shoppers share, keeps its own.
+    ttl_left_seconds: int | None = None
+
+    @property
+    def ttl_seconds(self) -> int:
+        """Its TTL, counted from when it is due."""
+        return self.content.ttl_seconds if self.ttl_left_seconds is None else self.ttl_left_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +131,7 @@ class Pending:
 
     @property
     def ttl_seconds(self) -> int:
-        return self.item.content.ttl_seconds
+        return self.item.ttl_seconds
 
     @property
     def dedup_key(self) -> str:
@@ -161,18 +170,21 @@ class Claimed:
     provider_message_id: str = ""
     last_error_code: str = ""
     last_error_text: str = ""
-    delivered_at: datetime | None = None
     updated_at: datetime | None = None
 
     @property
     def request(self) -> SendRequest:
-        # apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours.
         return SendRequest(
             self.target,
             self.message,
-            delivery_id=str(uuid.UUID(int=self.pk)),
+            delivery_id=apns_id(self.pk),
             notification_id=str(self.notification_id),
         )
+
+
+def apns_id(delivery_id: int) -> str:
+    """apns-id must be a UUID; the delivery's id as one lets Apple's logs be matched to ours (and is not stored)."""
+    return str(uuid.UUID(int=delivery_id))
 
 
 # --- Columns, derived from the dataclasses above ------------------------------------------------------
@@ -183,18 +195,23 @@ def _columns(cls: type) -> list[str]:
     for f in dataclasses.fields(cls):
         column = f.metadata.get("column", f.name)
         if column == "*":
-            names.extend(CONTENT_COLUMNS)
+            names.extend([*ON_NOTIFICATION, "content_id"])
         elif column is not None:
             names.append(column)
     return names
 
 
-CONTENT_COLUMNS: list[str] = [f.name for f in dataclasses.fields(Content)]
-# Content's fields stored as JSON: decoded once per distinct text (a campaign's rows share theirs).
+# Content's fields kept on each notification, not in its content row: the engine takes pending work by category
+# (delivery._LOCK_WAITING, dispatch), opt-outs withdraw by it, the admin filters by it. (The template's key, a rollup
+# dimension only, is in the content: 21 bytes less a campaign row; the rollups join the content for it.)
+ON_NOTIFICATION: tuple[str, ...] = ("category",)
+# NotificationContent's columns (and its id, content_id, is the notification's).
+CONTENT_COLUMNS: list[str] = [f.name for f in dataclasses.fields(Content) if f.name not in ON_NOTIFICATION]
+# Content's fields stored as JSON: decoded once per distinct content (a campaign's rows share theirs).
 JSON_COLUMNS = frozenset(
-    name for name in CONTENT_COLUMNS if Notification._meta.get_field(name).get_internal_type() == "JSONField"
+    name for name in CONTENT_COLUMNS if NotificationContent._meta.get_field(name).get_internal_type() == "JSONField"
 )
-ITEM_COLUMNS: list[str] = _columns(NewNotification)
+ITEM_COLUMNS: list[str] = _columns(NewNotification)  # the notification's, its content's id among them
 STATE_COLUMNS: list[str] = _columns(Settled)
 
 # An array parameter's type in `unnest(%b::<type>[])`, from the model field's type.
@@ -208,10 +225,16 @@ _ARRAY_TYPES = {
 }
 
 
-def array_type(column: str) -> str:
-    return _ARRAY_TYPES.get(Notification._meta.get_field(column).get_internal_type(), "text")
+def array_type(column: str, model: type[Notification | NotificationContent] = Notification) -> str:
+    return _ARRAY_TYPES.get(model._meta.get_field(column).get_internal_type(), "text")
+
+
+def content_from_row(row: dict[str, Any]) -> Content:
+    """A Content from a notification's row joined to its content's (CONTENT_COLUMNS and ON_NOTIFICATION by name)."""
+    return Content(**{name: row[name] for name in (*CONTENT_COLUMNS, *ON_NOTIFICATION)})
 
 
 def item_from_row(row: dict[str, Any], content: Content) -> NewNotification:
     """A NewNotification from a row read by column name (ITEM_COLUMNS), with its content already made."""
-    return NewNotification(**{name: row[name] for name in ITEM_COLUMNS if name not in CONTENT_COLUMNS}, content=content)
+    said = {*ON_NOTIFICATION, "content_id"}
+    return NewNotification(**{name: row[name] for name in ITEM_COLUMNS if name not in said}, content=content)

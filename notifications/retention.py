@@ -9,7 +9,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from config import partitions
-from notifications.models import Delivery, DeliveryAttempt, FailedDelivery, Notification
+from notifications.models import Delivery, DeliveryAttempt, FailedDelivery, Notification, NotificationContent
 
 DELETE_BATCH = 5_000  # failed-delivery records deleted per statement
 
@@ -17,6 +17,7 @@ DELETE_BATCH = 5_000  # failed-delivery records deleted per statement
 def kept_days() -> dict[type[Model], int]:
     """The partitioned tables and their retention in days (deliveries go before the notifications they read)."""
     return {
+        NotificationContent: settings.NOTIFICATION_RETENTION_DAYS,  # read with its notifications
         Notification: settings.NOTIFICATION_RETENTION_DAYS,
         Delivery: settings.DELIVERY_RETENTION_DAYS,
         DeliveryAttempt: settings.DELIVERY_RETENTION_DAYS,

@@ -8,7 +8,9 @@ scans:
   user id            notification_user
   notification id    the primary key (a number, or #number)
   source reference   notification_campaign (a campaign run's id: source_ref first) or notification_source
-  token prefix       devices_device's token prefix index, then the deliveries by device (their device_id index)
+  token prefix       devices_device's token prefix index, then those devices' deliveries through their shoppers'
+                     notifications (notification_user, delivery_notification): deliveries are not indexed by
+                     device, an index every push would pay for, for this search only
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ MAX_DEVICES = 20
 OTHER_SOURCES = [s for s in Source.values if s != Source.CAMPAIGN]
 
 
-def devices_by_token_prefix(term: str) -> list[int]:
-    return list(
-        Device.objects.filter(token__startswith=term).order_by("-pk").values_list("pk", flat=True)[:MAX_DEVICES]
+def deliveries_to_token_prefix(term: str) -> QuerySet[Delivery]:
+    """Deliveries to the (first MAX_DEVICES) devices whose token starts with `term`; a token that moved to another
+    shopper is found under its shopper now."""
+    devices = list(
+        Device.objects.filter(token__startswith=term).order_by("-pk").values_list("pk", "user_id")[:MAX_DEVICES]
     )
+    shoppers = Notification.objects.filter(user_id__in={user for _, user in devices}).values("pk")
+    return Delivery.objects.filter(notification__in=shoppers, device_id__in=[pk for pk, _ in devices])
 
 
 def _number(term: str) -> int | None:
@@ -51,10 +57,9 @@ def search_notifications(notifications: QuerySet[Notification], term: str) -> Qu
         found |= Q(pk=number)
     if not term.startswith("#"):
         found |= Q(source=Source.CAMPAIGN, source_ref=term) | Q(source__in=OTHER_SOURCES, source_ref=term)
-    devices = devices_by_token_prefix(term)
-    if devices:
-        ids = Delivery.objects.filter(device_id__in=devices).values_list("notification_id", flat=True)
-        found |= Q(pk__in=list(ids))
+    ids = list(deliveries_to_token_prefix(term).values_list("notification_id", flat=True))
+    if ids:
+        found |= Q(pk__in=ids)
     return notifications.filter(found)
 
 
@@ -65,4 +70,4 @@ def search_deliveries(deliveries: QuerySet[Delivery], term: str) -> QuerySet[Del
         return deliveries
     if term.startswith("#") and (number := _number(term)) is not None:
         return deliveries.filter(notification_id=number)
-    return deliveries.filter(device_id__in=devices_by_token_prefix(term))
+    return deliveries.filter(pk__in=deliveries_to_token_prefix(term).values("pk"))

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from devices.models import Provider
 from notifications.backoff import retry_delay
 from notifications.models import DeliveryStatus, FailedDelivery, FailedDeliveryStatus
-from notifications.records import Claimed
+from notifications.records import Claimed, apns_id
 from providers.base import Outcome, OutcomeKind
 from providers.runtime import runtime
 
@@ -84,8 +85,7 @@ def settle(batch: SentBatch) -> SentBatch:
         kind = outcome.kind
         if kind is OutcomeKind.DELIVERED:
             delivery.status = DeliveryStatus.DELIVERED
-            delivery.provider_message_id = outcome.message_id[:255]
-            delivery.delivered_at = now
+            delivery.provider_message_id = stored_message_id(delivery, outcome.message_id)[:255]
             delivery.next_attempt_at = None
         elif kind is OutcomeKind.TOKEN_INVALID:
             delivery.status = DeliveryStatus.TOKEN_INVALID
@@ -115,6 +115,16 @@ def settle(batch: SentBatch) -> SentBatch:
                 )
             )
     return batch
+
+
+def stored_message_id(delivery: Claimed, message_id: str) -> str:
+    """What identifies a delivered message at its provider, less what is known without storing it: FCM names it
+    projects/<our project>/messages/<id>, and APNs answers with the apns-id we set (records.apns_id)."""
+    if delivery.provider == Provider.FCM:
+        return message_id.rsplit("/", 1)[-1]
+    if delivery.provider == Provider.APNS and message_id.lower() == apns_id(delivery.pk):
+        return ""
+    return message_id
 
 
 def as_sent(item: Claimed) -> dict:

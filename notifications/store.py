@@ -1,4 +1,5 @@
-"""Writing notifications: one INSERT for a whole batch, its columns taken from notifications.records."""
+"""Writing notifications: one INSERT for a whole batch's contents, one for its notifications, their columns taken
+from notifications.records."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from config import bulk_sql
-from notifications.models import IdempotentRequest, Notification, NotificationStatus
+from notifications.models import IdempotentRequest, Notification, NotificationContent, NotificationStatus
 from notifications.records import (
     CONTENT_COLUMNS,
     ITEM_COLUMNS,
     JSON_COLUMNS,
+    ON_NOTIFICATION,
     STATE_COLUMNS,
+    Content,
     NewNotification,
     Settled,
     Stored,
@@ -31,6 +34,13 @@ INSERT INTO {Notification._meta.db_table} ({", ".join(INSERT_COLUMNS)}, created_
 SELECT {", ".join(INSERT_COLUMNS)}, now(), now()
 FROM unnest({", ".join(f"%b::{array_type(c)}[]" for c in INSERT_COLUMNS)}) AS v({", ".join(INSERT_COLUMNS)})
 """  # noqa: S608 - only the table's and its columns' names are formatted in
+CONTENT_INSERT_COLUMNS = ["id", *CONTENT_COLUMNS]
+_INSERT_CONTENTS = f"""
+INSERT INTO {NotificationContent._meta.db_table} ({", ".join(CONTENT_INSERT_COLUMNS)}, created_at)
+SELECT {", ".join(CONTENT_INSERT_COLUMNS)}, now()
+FROM unnest({", ".join(f"%b::{array_type(c, NotificationContent)}[]" for c in CONTENT_INSERT_COLUMNS)})
+    AS v({", ".join(CONTENT_INSERT_COLUMNS)})
+"""  # noqa: S608 - only the table's and its columns' names are formatted in
 
 
 def store_notifications(
@@ -41,8 +51,10 @@ def store_notifications(
 ) -> list[Stored]:
     """Write notifications in the caller's transaction, as they arrive (pending, scheduled, failed).
 
-    `ids` and `settled`: notifications already judged and sent (a campaign's batch), written with the ids they
-    were judged under and in the state they ended in. Queues nothing: notifications.engine does.
+    Each distinct Content object is written once (a campaign's batch shares one per variant), then the
+    notifications referencing theirs. `ids` and `settled`: notifications already judged and sent (a campaign's
+    batch), written with the ids they were judged under and in the state they ended in. Queues nothing:
+    notifications.engine does.
     """
     now = timezone.now()
     items = list(items)
@@ -50,21 +62,13 @@ def store_notifications(
         return []
     states = settled if settled is not None else [initial_state(item, now) for item in items]
     pks = list(ids) if ids is not None else bulk_sql.take_ids(Notification, len(items))
-    encoded: dict[tuple[int, str], str] = {}  # one JSON encoding per distinct content (a campaign shares one)
-
-    def content_value(item: NewNotification, name: str) -> object:
-        value = getattr(item.content, name)
-        if name not in JSON_COLUMNS:
-            return value
-        key = (id(item.content), name)
-        if key not in encoded:
-            encoded[key] = json.dumps(value)  # frequency_caps' tuples become JSON arrays
-        return encoded[key]
-
+    content_ids = _write_contents(items)
     columns: list[list[object]] = [pks]
     for name in ITEM_COLUMNS:
-        if name in CONTENT_COLUMNS:
-            columns.append([content_value(item, name) for item in items])
+        if name == "content_id":
+            columns.append([content_ids[id(item.content)] for item in items])
+        elif name in ON_NOTIFICATION:
+            columns.append([getattr(item.content, name) for item in items])
         else:
             columns.append([getattr(item, name) for item in items])
     for name in STATE_COLUMNS:
@@ -73,6 +77,21 @@ def store_notifications(
         )
     bulk_sql.execute(_INSERT, columns)
     return [Stored(pk, item, state) for pk, item, state in zip(pks, items, states, strict=True)]
+
+
+def _write_contents(items: list[NewNotification]) -> dict[int, int]:
+    """One content row per distinct Content object of the batch; returns each object's row id by id(object)."""
+    contents: dict[int, Content] = {}
+    for item in items:
+        contents.setdefault(id(item.content), item.content)
+    content_ids = dict(zip(contents, bulk_sql.take_ids(NotificationContent, len(contents)), strict=True))
+    columns: list[list[object]] = [list(content_ids.values())]
+    for name in CONTENT_COLUMNS:
+        values = [getattr(content, name) for content in contents.values()]
+        # frequency_caps' tuples become JSON arrays
+        columns.append([json.dumps(v) for v in values] if name in JSON_COLUMNS else values)
+    bulk_sql.execute(_INSERT_CONTENTS, columns)
+    return content_ids
 
 
 def initial_state(item: NewNotification, now: datetime) -> Settled:

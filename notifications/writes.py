@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config import bulk_sql
+from notifications.attempts import first_try_success
 from notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -33,10 +34,10 @@ logger = logging.getLogger(__name__)
 # One statement for all of a batch's deliveries, as they ended (Django's bulk_create cost 250 µs a row here).
 _INSERT_DELIVERIES = f"""
 INSERT INTO {Delivery._meta.db_table}
-    (created_at, id, notification_id, device_id, provider, token, status, attempts, next_attempt_at,
-     provider_message_id, last_error_code, last_error_text, updated_at, delivered_at)
-SELECT %b, * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::int[],
-                         %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[])
+    (id, notification_id, device_id, provider, status, attempts, next_attempt_at,
+     provider_message_id, last_error_code, last_error_text, updated_at)
+SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::int[],
+                         %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::timestamptz[])
 """  # noqa: S608 - only the table name is formatted in
 # What an outcome sets on a delivery (Claimed's fields), in the order of _INSERT_DELIVERIES and _WRITE_STATES.
 DELIVERY_STATE_COLUMNS = (
@@ -47,9 +48,8 @@ DELIVERY_STATE_COLUMNS = (
     "last_error_code",
     "last_error_text",
     "updated_at",
-    "delivered_at",
 )
-_DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", "token", *DELIVERY_STATE_COLUMNS)
+_DELIVERY_COLUMNS = ("pk", "notification_id", "device_id", "provider", *DELIVERY_STATE_COLUMNS)
 
 
 def insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
@@ -57,9 +57,7 @@ def insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
         for item in deliveries:
             if item.updated_at is None:  # not sent (queued or paused): written as planned
                 item.updated_at = created_at
-        bulk_sql.execute(
-            _INSERT_DELIVERIES, [created_at, *([getattr(d, name) for d in deliveries] for name in _DELIVERY_COLUMNS)]
-        )
+        bulk_sql.execute(_INSERT_DELIVERIES, [[getattr(d, name) for d in deliveries] for name in _DELIVERY_COLUMNS])
 
 
 # One statement for every notification of a batch (deferred ones get a new send_at and what is left
@@ -67,7 +65,7 @@ def insert_deliveries(deliveries: list[Claimed], created_at: datetime) -> None:
 _WRITE_VERDICTS = f"""
 UPDATE {Notification._meta.db_table} AS n SET
     status = v.status, policy = v.policy, status_reason = v.reason,
-    send_at = coalesce(v.send_at, n.send_at), ttl_seconds = coalesce(v.ttl, n.ttl_seconds), updated_at = %b
+    send_at = coalesce(v.send_at, n.send_at), ttl_left_seconds = coalesce(v.ttl, n.ttl_left_seconds), updated_at = %b
 FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::int[])
     AS v(id, status, policy, reason, send_at, ttl)
 WHERE n.id = v.id
@@ -122,16 +120,18 @@ _WRITE_STATES = f"""
 UPDATE {Delivery._meta.db_table} AS d SET
     status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
     provider_message_id = v.provider_message_id, last_error_code = v.last_error_code,
-    last_error_text = v.last_error_text, updated_at = v.updated_at, delivered_at = v.delivered_at
+    last_error_text = v.last_error_text, updated_at = v.updated_at
 FROM unnest(%b::bigint[], %b::text[], %b::int[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
-            %b::timestamptz[], %b::timestamptz[])
-    AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text,
-         updated_at, delivered_at)
+            %b::timestamptz[])
+    AS v(id, status, attempts, next_attempt_at, provider_message_id, last_error_code, last_error_text, updated_at)
 WHERE d.id = v.id AND d.status = '{DeliveryStatus.SENDING}'
 """  # noqa: S608
 
 
-# The attempt log, one statement for a transaction's provider calls.
+# The attempt log, one statement for a transaction's provider calls. A delivery delivered at its first attempt gets
+# no row: its own row says it all (attempts 1, delivered at updated_at, the provider's id), and
+# notifications.attempts reads it as that attempt. Only the provider call's latency is not kept for it: the same for
+# the call's whole batch, it is the pushcart_provider_call_seconds histogram's.
 _INSERT_ATTEMPTS = f"""
 INSERT INTO {DeliveryAttempt._meta.db_table}
     (delivery_id, number, sent_at, outcome, provider_code, provider_text, latency_ms)
@@ -140,7 +140,12 @@ SELECT * FROM unnest(%b::bigint[], %b::int[], %b::timestamptz[], %b::text[], %b:
 
 
 def insert_attempts(sent: list[SentBatch]) -> None:
-    rows = [(batch, item, outcome) for batch in sent for item, outcome in batch.results]
+    rows = [
+        (batch, item, outcome)
+        for batch in sent
+        for item, outcome in batch.results
+        if not first_try_success(item.status, item.attempts)
+    ]
     if not rows:
         return
     bulk_sql.execute(

@@ -72,9 +72,9 @@ def shopper_timeline(user_id: str, *, now: datetime | None = None) -> Timeline:
         Event.objects.filter(user_id=user_id, received_at__gte=since).order_by("-received_at")[:TIMELINE_LIMIT]
     )
     notifications = list(
-        with_delivery_counts(Notification.objects.filter(user_id=user_id, created_at__gte=since)).order_by(
-            "-created_at"
-        )[:TIMELINE_LIMIT]
+        with_delivery_counts(
+            Notification.objects.filter(user_id=user_id, created_at__gte=since).select_related("content")
+        ).order_by("-created_at")[:TIMELINE_LIMIT]
     )
     entries = [
         *_event_entries(events),
@@ -123,7 +123,7 @@ def _notification_entry(notification: Notification) -> Entry:
         notification.created_at,
         NOTIFICATION,
         notification.pk,
-        notification.title or notification.template_key or "(untitled)",
+        notification.content.title or notification.content.template_key or "(untitled)",
         notification_state(notification),
         notification_outcome(notification) or "—",
         f"{notification.category.replace('_', ' ')} · {source}",
@@ -159,7 +159,7 @@ def _add_deliveries(entries: list[Entry], notifications: dict[int, Notification]
         return
     chosen = [notifications[entry.pk] for entry in shown]
     default_locale = dict(
-        MessageTemplate.objects.filter(key__in={n.template_key for n in chosen if n.template_key}).values_list(
+        MessageTemplate.objects.filter(key__in={n.content.template_key for n in chosen}).values_list(
             "key", "default_locale"
         )
     )
@@ -168,13 +168,13 @@ def _add_deliveries(entries: list[Entry], notifications: dict[int, Notification]
     for delivery in deliveries.order_by("notification_id", "pk"):
         notification = notifications[delivery.notification_id]
         language = sent_language(
-            notification, delivery.device.locale, default_locale.get(notification.template_key, "")
+            notification, delivery.device.locale, default_locale.get(notification.content.template_key, "")
         )
         failure = delivery.failure if hasattr(delivery, "failure") else None
         lines.setdefault(delivery.notification_id, []).append(
             DeliveryLine(
                 delivery.pk,
-                delivery.delivered_at or delivery.updated_at,
+                delivery.updated_at,
                 delivery_outcome(delivery, language=language),
                 delivery.device_id,
                 failure.pk if failure else None,

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("events", "0004_event_attributes"),
-        ("notifications", "0010_partition_by_day"),  # creates pushcart_day_id
+        ("notifications", "0013_partition_by_day"),  # creates pushcart_day_id
         ("analytics", "0002_source_indexes"),
     ]
 

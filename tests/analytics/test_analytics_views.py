@@ -20,7 +20,8 @@ from analytics.models import HourlyRollup
 from audience.models import Segment
 from campaigns.models import Campaign
 from devices.models import Device
-from notifications.models import Delivery, FailedDelivery, Notification
+from notifications.models import Delivery, FailedDelivery
+from tests.rows import notification_row
 from tests.staff import staff
 
 pytestmark = pytest.mark.django_db
@@ -192,12 +193,10 @@ def failed_record(created_at: datetime, provider: str, code: str) -> FailedDeliv
     device = Device.objects.create(
         user_id=f"u-{code}", platform="android", provider=provider, token=f"t-{code}-{created_at:%H%M}"
     )
-    notification = Notification.objects.create(
+    notification = notification_row(
         user_id=device.user_id, title="t", body="b", category="promotions", source="api", status="sending"
     )
-    delivery = Delivery.objects.create(
-        notification=notification, device=device, provider=provider, token=device.token, status="failed"
-    )
+    delivery = Delivery.objects.create(notification=notification, device=device, provider=provider, status="failed")
     return FailedDelivery.objects.create(
         delivery=delivery,
         reason=f"{code} answered",

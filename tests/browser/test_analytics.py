@@ -19,8 +19,9 @@ from audience.models import Segment
 from bench.processes import database_environment, web_process
 from campaigns.models import Campaign
 from devices.models import Device
-from notifications.models import Delivery, FailedDelivery, Notification
+from notifications.models import Delivery, FailedDelivery
 from tests.browser.session import signed_in_page, staff_member
+from tests.rows import notification_row
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -77,12 +78,10 @@ def history() -> Campaign:
 
 def failed_record(created_at: datetime, code: str) -> FailedDelivery:
     device = Device.objects.create(user_id=f"u-{code}", platform="android", provider="fcm", token=f"tok-{code}")
-    notification = Notification.objects.create(
+    notification = notification_row(
         user_id=device.user_id, title="t", body="b", category="promotions", source="api", status="sending"
     )
-    delivery = Delivery.objects.create(
-        notification=notification, device=device, provider="fcm", token=device.token, status="failed"
-    )
+    delivery = Delivery.objects.create(notification=notification, device=device, provider="fcm", status="failed")
     return FailedDelivery.objects.create(
         delivery=delivery,
         reason=f"{code}: the provider was unavailable",

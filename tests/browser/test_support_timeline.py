@@ -34,7 +34,7 @@ def test_support_reads_why_in_the_timeline_and_the_log_and_is_refused_politely(h
 
     staff_member("sam", roles.SUPPORT)
     shipped = Event.objects.get(idempotency_key="o-shipped")
-    german = Delivery.objects.get(token="ok-sara-pixel")
+    german = Delivery.objects.get(device__token="ok-sara-pixel")
     failure = FailedDelivery.objects.filter(delivery__notification__user_id="tom").first()
     with web_process(database_environment()) as base, sync_playwright() as playwright:
         page = signed_in_page(playwright, base, "sam")

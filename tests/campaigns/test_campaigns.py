@@ -66,7 +66,7 @@ def test_send_now_reaches_the_segment_once_each_and_completes(engine):
     assert run is not None
     notifications = Notification.objects.filter(source="campaign", source_ref=str(run.pk))
     assert sorted(notifications.values_list("user_id", flat=True)) == users
-    assert {n.title for n in notifications} == {"20% off fruit"}
+    assert {n.content.title for n in notifications} == {"20% off fruit"}
     assert all(len(engine.messages(f"ok-{u}-android-{i}")) == 1 for i, u in enumerate(users))
     run.refresh_from_db()
     assert (run.targeted, run.cursor, run.fanned_out_at is not None) == (5, users[-1], True)
@@ -180,7 +180,7 @@ def test_variants_render_their_own_template_and_results_compare_them(engine, app
     CampaignVariant.objects.create(campaign=c, name="B", template=template("deal_b", "B: {{ discount }}"), weight=1)
     run = services.launch(c)
     sent = list(Notification.objects.filter(source_ref=str(run.pk)))
-    assert {(n.variant, n.title) for n in sent} == {("A", "A: 20%"), ("B", "B: 20%")}
+    assert {(n.variant, n.content.title) for n in sent} == {("A", "A: 20%"), ("B", "B: 20%")}
     by_user = {n.user_id: n for n in sent}
     # Every A shopper opens and converts within the window; B shoppers only open.
     for user, notification in by_user.items():

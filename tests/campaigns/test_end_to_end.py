@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_campaign_loses_nobody_and_counts_nobody_twice_again
         wait_for(lambda: len(simulator.received("ok-crash-")) - delivered() >= 100, 60, "a batch to be under way")
         doomed.kill()
     accepted = set(simulator.received("ok-crash-"))
-    recorded = set(Delivery.objects.filter(status=DeliveryStatus.DELIVERED).values_list("token", flat=True))
+    recorded = set(Delivery.objects.filter(status=DeliveryStatus.DELIVERED).values_list("device__token", flat=True))
     in_flight = accepted - recorded
     assert recorded <= accepted and in_flight, "the kill missed the window it is meant to test"
 

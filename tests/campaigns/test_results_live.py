@@ -122,8 +122,8 @@ def test_the_chart_counts_deliveries_and_opens_per_minute_since_launch(engine, a
     sent = {n.user_id: n for n in Notification.objects.filter(source_ref=str(run.pk))}
     # Three delivered in the launch's minute, one ten minutes later; two opened an hour after launch.
     for user in users[:3]:
-        Delivery.objects.filter(notification=sent[user]).update(delivered_at=launched)
-    Delivery.objects.filter(notification=sent[users[3]]).update(delivered_at=launched + timedelta(minutes=10))
+        Delivery.objects.filter(notification=sent[user]).update(updated_at=launched)
+    Delivery.objects.filter(notification=sent[users[3]]).update(updated_at=launched + timedelta(minutes=10))
     Notification.objects.filter(pk__in=[sent[u].pk for u in users[:2]]).update(opened_at=launched + timedelta(hours=1))
 
     line = timeline(c, now=now)

@@ -61,7 +61,7 @@ def run_until_settled(rounds: int = 20) -> list[float]:
         later = Delivery.objects.filter(status=DeliveryStatus.RETRY_SCHEDULED, next_attempt_at__gt=timezone.now())
         waits += [(due - noted).total_seconds() for due, noted in later.values_list("next_attempt_at", "updated_at")]
         later.update(next_attempt_at=timezone.now())
-    raise AssertionError(list(Delivery.objects.values_list("token", "status", "next_attempt_at")))
+    raise AssertionError(list(Delivery.objects.values_list("device__token", "status", "next_attempt_at")))
 
 
 __all__ = ["delivery", "run_until_settled", "timezone"]

@@ -28,7 +28,7 @@ def test_support_finds_why_a_user_did_not_get_a_notice(client, failed_for_dan):
     client.force_login(staff(roles.SUPPORT))
     listing = client.get("/admin/notifications/notification/", {"q": "dan"})
     [notification] = listing.context["cl"].result_list
-    assert notification.title == CANCELLED["title"]
+    assert notification.content.title == CANCELLED["title"]
     page = client.get(f"/admin/notifications/notification/{notification.pk}/change/")
     html = page.content.decode()
     assert page.status_code == 200

@@ -29,6 +29,7 @@ from notifications.models import (
 )
 from preferences.services import QuietHoursChange, update_preferences
 from protection.outcomes import PolicyOutcome
+from tests.rows import notification_row
 from tests.staff import staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,7 +79,7 @@ def build_history(service_client) -> dict[str, Notification]:  # type: ignore[no
             register_device(user_id=user, platform="android", token=token)
         submit(user_ids=[user], content=notice, source="api")
     return {
-        "cancelled": Notification.objects.get(user_id="sara", template_key="order_cancelled"),
+        "cancelled": Notification.objects.get(user_id="sara", content__template_key="order_cancelled"),
         "deferred": Notification.objects.get(user_id="sara", category="promotions"),
         "failed": Notification.objects.get(user_id="tom"),
         "removed": Notification.objects.get(user_id="lea"),
@@ -97,7 +98,7 @@ def test_the_history_is_what_the_engine_made_of_it(history):
         ("loyalty_points_added", EventStatus.NO_RULE),
         ("order_status_changed", EventStatus.PROCESSED),
     }
-    assert dict(history["cancelled"].deliveries.values_list("token", "status")) == {
+    assert dict(history["cancelled"].deliveries.values_list("device__token", "status")) == {
         "ok-sara-pixel": DeliveryStatus.DELIVERED,
         "unregistered-ios-sara": DeliveryStatus.TOKEN_INVALID,
     }
@@ -124,7 +125,7 @@ def test_the_shopper_timeline_says_what_happened_to_each_event_and_device(client
     assert timeline.count("Matched no rule") == 2
 
     cancelled = history["cancelled"]
-    german, gone = (cancelled.deliveries.get(token=t) for t in ("ok-sara-pixel", "unregistered-ios-sara"))
+    german, gone = (cancelled.deliveries.get(device__token=t) for t in ("ok-sara-pixel", "unregistered-ios-sara"))
     assert f"/admin/notifications/notification/{cancelled.pk}/change/" in timeline
     assert f"/admin/notifications/delivery/{german.pk}/change/" in timeline
     assert "delivered to Android ok-sara-pixel in German" in timeline
@@ -152,12 +153,10 @@ def test_the_timeline_reads_a_fixed_number_of_queries_however_long_the_history(
         assert client.get(SHOPPER_PAGE, {"user_id": "sara"}).status_code == 200
     device = Delivery.objects.filter(notification__user_id="sara").first().device
     for i in range(30):  # more notifications, each with a delivery, and more events
-        notification = Notification.objects.create(
+        notification = notification_row(
             user_id="sara", title=f"Deal {i}", body="b", category="promotions", source="api", status="sending"
         )
-        Delivery.objects.create(
-            notification=notification, device=device, provider="fcm", token=device.token, status="delivered"
-        )
+        Delivery.objects.create(notification=notification, device=device, provider="fcm", status="delivered")
         Event.objects.create(
             producer="test", idempotency_key=f"e{i}", type="cart_updated", user_id="sara", occurred_at=device.created_at
         )

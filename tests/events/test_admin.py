@@ -8,8 +8,9 @@ import pytest
 
 from accounts import roles
 from events.models import Event, TriggerRule
-from notifications.models import Notification, NotificationStatus
+from notifications.models import NotificationStatus
 from templates.models import MessageTemplate
+from tests.rows import notification_row
 from tests.staff import staff
 
 pytestmark = pytest.mark.django_db
@@ -143,7 +144,7 @@ def test_waiting_sends_are_listed_and_cancelled_from_the_admin(marketer):
     event = Event.objects.create(
         producer="key:x", idempotency_key="c1", type="cart_updated", user_id="bo", occurred_at="2026-11-26T10:00Z"
     )
-    waiting = Notification.objects.create(
+    waiting = notification_row(
         user_id="bo",
         title="Still thinking it over?",
         body="…",

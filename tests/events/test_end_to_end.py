@@ -110,7 +110,7 @@ def test_each_shipped_trigger_sends_the_right_push_in_the_right_language(simulat
         assert len(titles(sim, "ok-e2e-emma")) == 2
 
     # Cancelled while waiting, or never scheduled if the checkout was already stored when the update was processed.
-    louis_reminders = Notification.objects.filter(user_id="louis", template_key="abandoned_cart")
+    louis_reminders = Notification.objects.filter(user_id="louis", content__template_key="abandoned_cart")
     assert not louis_reminders.exclude(status=NotificationStatus.CANCELLED).exists()
     assert Notification.objects.filter(user_id="greta", status=NotificationStatus.CANCELLED).count() == 2
     assert Event.objects.get(idempotency_key="o3").status == "no_rule"

@@ -66,7 +66,7 @@ def test_an_order_cancellation_reaches_each_device_in_its_language(engine, post_
     event = Event.objects.get()
     assert event.status == EventStatus.PROCESSED
     notification = Notification.objects.get()
-    assert (notification.template_key, notification.category, notification.source_ref) == (
+    assert (notification.content.template_key, notification.category, notification.source_ref) == (
         "order_cancelled",
         "order_updates",
         str(event.pk),
@@ -150,8 +150,8 @@ def test_an_abandoned_cart_reminder_waits_for_its_delay(engine, post_events):
     post_events(cart("bo", "c1", "77", seconds=0, items=3))
     [reminder] = waiting("bo")
     assert reminder.send_at == T0 + timedelta(minutes=30)
-    assert reminder.template_key == "abandoned_cart"
-    assert reminder.body == "Oat milk and 2 more are waiting in your cart."
+    assert reminder.content.template_key == "abandoned_cart"
+    assert reminder.content.body == "Oat milk and 2 more are waiting in your cart."
     assert reminder.trigger_key.endswith("cart_id=77")
 
 
@@ -175,7 +175,7 @@ def test_repeated_cart_updates_leave_one_reminder_timed_from_the_last(engine, po
         post_events(cart("bo", f"c{n}", "77", seconds=10 * n, items=n + 1))
     [reminder] = waiting("bo")
     assert reminder.send_at == T0 + timedelta(seconds=30, minutes=30)
-    assert reminder.body == "Oat milk and 3 more are waiting in your cart."
+    assert reminder.content.body == "Oat milk and 3 more are waiting in your cart."
     replaced = Notification.objects.filter(status=NotificationStatus.CANCELLED)
     assert replaced.count() == 3
     assert all(n.status_reason.startswith("Replaced by a newer cart_updated") for n in replaced)

@@ -16,10 +16,12 @@ from notifications import dispatch
 from notifications.delivery import send_deliveries
 from notifications.engine import Content, submit
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationStatus
+from notifications.records import NewNotification, Pending
 from preferences.models import FrequencyCap
 from preferences.services import QuietHoursChange, update_preferences
 from protection import policy
 from protection.outcomes import PolicyOutcome
+from tests.rows import notification_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -153,14 +155,11 @@ def test_a_push_whose_ttl_ends_before_the_quiet_hours_is_suppressed(engine):
 
 def test_deferral_across_a_daylight_saving_change_ends_at_local_morning(engine):
     register_device(user_id="ana", platform="android", token="ok-ana", timezone="Europe/Berlin")
-    notification = Notification.objects.create(
-        user_id="ana", title="t", body="b", category="promotions", source="api", status=NotificationStatus.PENDING
-    )
     from devices.token_cache import tokens_for_users
 
     saturday_night = datetime(2026, 10, 24, 20, 30, tzinfo=UTC)  # 22:30 CEST; clocks go back at 03:00
-    Notification.objects.filter(pk=notification.pk).update(created_at=saturday_night)
-    fresh(notification)
+    said = Content(title="t", body="b", category="promotions")
+    notification = Pending(1, NewNotification("ana", said, "api"), created_at=saturday_night)  # as the engine reads it
     update_preferences("ana", quiet_hours=QuietHoursChange(enabled=True, start=dt_time(21, 0), end=dt_time(8, 0)))
     verdict = policy.judge([notification], tokens_for_users(["ana"]), now=saturday_night)[notification.pk]
     assert verdict.action == policy.Action.DEFER
@@ -198,10 +197,10 @@ def test_a_deferred_reminder_yields_to_a_newer_waiting_one_for_the_same_cart(eng
     register_device(user_id="ana", platform="android", token="ok-ana", timezone="Asia/Tokyo")
     quiet_now("ana", "Asia/Tokyo", ends_in=timedelta(hours=1))
     reminder = {"title": "Still thinking?", "body": "b", "category": "cart_reminders", "source": "event"}
-    due = Notification.objects.create(
+    due = notification_row(
         **reminder, status=NotificationStatus.PENDING, trigger_key="rule-1:cart_id=77", user_id="ana"
     )
-    newer = Notification.objects.create(
+    newer = notification_row(
         **reminder,
         status=NotificationStatus.SCHEDULED,
         trigger_key="rule-1:cart_id=77",

@@ -6,6 +6,7 @@ of its table is checked here without PostgreSQL; tests/engine shows the same sta
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -179,9 +180,10 @@ def test_each_outcome_settles_the_delivery(
     assert batch.invalid_tokens == ([item.token] if outcome.kind is OutcomeKind.TOKEN_INVALID else [])
     assert batch.pause is (outcome if outcome.kind is OutcomeKind.PROVIDER_ERROR else None)
     if status == DeliveryStatus.DELIVERED:
-        assert (item.provider_message_id, item.delivered_at) == (outcome.message_id, item.updated_at)
+        # FCM's name of it is projects/<project>/messages/<id>: only the id is stored.
+        assert item.provider_message_id == outcome.message_id.rsplit("/")[-1]
     else:
-        assert (item.provider_message_id, item.delivered_at) == ("", None)
+        assert item.provider_message_id == ""
 
 
 def test_a_mixed_batch_settles_each_delivery_by_its_own_outcome_in_one_clock_reading() -> None:
@@ -211,3 +213,18 @@ def test_provider_answers_are_cut_to_their_columns() -> None:
     delivered = claimed(pk=2)
     settle((delivered, Outcome.delivered("M" * 300)))
     assert len(delivered.provider_message_id) == 255
+
+
+@pytest.mark.parametrize(
+    ("provider", "message_id", "stored"),
+    [
+        ("fcm", "projects/shop-prod/messages/0:1700000000%31bd1c96", "0:1700000000%31bd1c96"),  # the project is ours
+        ("apns", "00000000-0000-0000-0000-000000000007", ""),  # the apns-id we set: the delivery's id
+        ("apns", "6F1A9C2E-0000-4000-8000-0000000000AB", "6F1A9C2E-0000-4000-8000-0000000000AB"),  # another: kept
+        ("webpush", "https://push.example/m/abc", "https://push.example/m/abc"),
+    ],
+)
+def test_only_what_identifies_a_delivered_message_and_cannot_be_derived_is_stored(provider, message_id, stored) -> None:
+    item = replace(claimed(pk=7), provider=provider)
+    settle((item, Outcome.delivered(message_id)))
+    assert item.provider_message_id == stored

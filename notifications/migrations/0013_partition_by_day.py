@@ -1,4 +1,4 @@
-"""Notifications, deliveries and attempts partitioned by day through their ids (config.partitions).
+"""Notifications, their contents, deliveries and attempts partitioned by day through their ids (config.partitions).
 
 On a running database: the new non-unique indexes that replace the unique ones build CONCURRENTLY on the plain
 tables, each table's CHECK on its ids is validated without blocking writers, then each table is swapped for its
@@ -14,6 +14,7 @@ from django.db import migrations, models
 from config import partitions
 
 TABLES = {
+    "notifications_notificationcontent": (),
     "notifications_notification": ("campaign_once_per_user", "one_waiting_send_per_trigger"),
     "notifications_delivery": ("delivery_once_per_device",),
     "notifications_deliveryattempt": (),
@@ -30,7 +31,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("devices", "0002_device_is_test_device"),
-        ("notifications", "0009_campaign_rows_skip_source_index"),
+        ("notifications", "0012_drop_repeated_columns"),
         # Its indexes on these tables are built on the plain tables, then carried onto the partitioned ones.
         ("analytics", "0002_source_indexes"),
     ]
@@ -69,6 +70,7 @@ class Migration(migrations.Migration):
                     name="device",
                     field=models.ForeignKey(
                         db_constraint=False,
+                        db_index=False,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="deliveries",
                         to="devices.device",

@@ -1,0 +1,51 @@
+"""The attempt log as its readers see it: the attempt rows, and the first-try successes the delivery rows tell.
+
+A push delivered at its first attempt (95% of them) gets no DeliveryAttempt row (notifications.writes): its
+delivery says attempts 1, status delivered, when (updated_at) and the provider's id, which is that attempt. Every other
+attempt (a failure, a retry, a later success, a provider's refusal that spent no attempt) has its row. Readers
+that list or count attempts (the admin's delivery pages, analytics) read both through this module, so that they
+show and count what they did when every attempt had a row.
+"""
+
+from __future__ import annotations
+
+from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus
+from providers.base import OutcomeKind
+
+A = DeliveryAttempt._meta.db_table
+D = Delivery._meta.db_table
+
+
+def first_try_success(status: str, attempts: int) -> bool:
+    """A delivery whose only attempt delivered it: the delivery row is its attempt."""
+    return status == DeliveryStatus.DELIVERED and attempts == 1
+
+
+# The attempt log as a relation (id, delivery_id, number, sent_at, outcome, provider_code, provider_text): the
+# rows, then one per first-try success, when it was delivered (its updated_at), with the delivery's id negated as
+# its id (unique, and ordered as the rows are by (sent_at, id) in analytics). PostgreSQL pushes a condition on it
+# into both branches (deliveries by updated_at: delivery_updated_brin; by id: their primary key).
+ATTEMPT_LOG = f"""(
+    SELECT id, delivery_id, number, sent_at, outcome, provider_code, provider_text FROM {A}
+    UNION ALL
+    SELECT -id, id, 1, updated_at, '{OutcomeKind.DELIVERED.value}', last_error_code, last_error_text FROM {D}
+    WHERE status = '{DeliveryStatus.DELIVERED}' AND attempts = 1
+)"""  # noqa: S608 - table names and constants only
+
+
+def log_of(delivery: Delivery) -> list[DeliveryAttempt]:
+    """A delivery's attempts in order (its attempt_log, prefetched or not), its first-try success included."""
+    attempts = list(delivery.attempt_log.all())
+    if first_try_success(delivery.status, delivery.attempts):
+        told = DeliveryAttempt(
+            delivery=delivery,
+            number=1,
+            sent_at=delivery.updated_at,
+            outcome=OutcomeKind.DELIVERED.value,
+            provider_code=delivery.last_error_code,
+            provider_text=delivery.last_error_text,
+            latency_ms=None,  # not kept: see notifications.writes
+        )
+        attempts.append(told)
+        attempts.sort(key=lambda a: (a.number, a.sent_at))
+    return attempts
