@@ -75,6 +75,7 @@ HISTORY_TABLES = (
     "campaigns_campaignvariant",
     "campaigns_campaign",
     "events_event",
+    "events_eventkey",
     "analytics_hourlyrollup",
     "analytics_rollupwatermark",
     "devices_device",

@@ -7,7 +7,8 @@ long as real ones (bench.history's: 163 characters for FCM, 64 for APNs) on an e
 one campaign with bench.history's content (its first promotion: title, body, image, deep link with UTM parameters,
 data, three translations) to all of it through the real engine against the simulator (fan-out
 pages, then each batch, as the marketing workers do: bench.pipeline_cpu's loop), then reports for each table its
-heap, indexes and TOAST (pg_relation_size, pg_indexes_size, pg_total_relation_size) over the campaign's pushes.
+heap, indexes and TOAST (pg_relation_size, pg_indexes_size, pg_total_relation_size; every partition) over the
+campaign's pushes.
 Set BENCH_DATABASE and BENCH_REDIS to run it beside other benchmarks (bench.stack).
 Results: bench/results/row-size-latest.{json,md} (and a timestamped JSON), and the table printed.
 """
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.sizes import index_bytes, relation_bytes
 from bench.stack import prepare_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,11 +106,9 @@ def measure(pushes: int) -> dict[str, Any]:
             cursor.execute("SELECT to_regclass(%s)", [table])
             if cursor.fetchone()[0] is None:
                 continue
-            cursor.execute(
-                f"SELECT count(*), pg_relation_size(%s), pg_indexes_size(%s), pg_total_relation_size(%s) FROM {table}",
-                [table, table, table],
-            )
-            rows, heap, indexes, total = cursor.fetchone()
+            total, heap, indexes = relation_bytes(cursor, table)
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            (rows,) = cursor.fetchone()
             tables[table] = {
                 "rows": rows,
                 "heap": heap,
@@ -116,13 +116,8 @@ def measure(pushes: int) -> dict[str, Any]:
                 "toast_and_maps": total - heap - indexes,
                 "total": total,
                 "bytes_per_push": total / pushes,
+                "index_sizes": index_bytes(cursor, table),  # type: ignore[dict-item]
             }
-            cursor.execute(
-                "SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes WHERE relname = %s "
-                "ORDER BY indexrelname",
-                [table],
-            )
-            tables[table]["index_sizes"] = dict(cursor.fetchall())
     return {"pushes": pushes, "tables": tables, "bytes_per_push": sum(t["total"] for t in tables.values()) / pushes}
 
 

@@ -38,10 +38,12 @@ SCENARIO_TABLES = (
     "notifications_faileddelivery",
     "notifications_delivery",
     "notifications_notification",
+    "notifications_notificationcontent",
     "campaigns_campaignrun",
     "campaigns_campaignvariant",
     "campaigns_campaign",
     "events_event",
+    "events_eventkey",
 )
 
 

@@ -17,3 +17,17 @@ def relation_bytes(cursor: Any, table: str) -> tuple[int, int, int]:
     cursor.execute(_BYTES, [table])
     total, heap, indexes = cursor.fetchone()
     return int(total), int(heap), int(indexes)
+
+
+# Each index of the table (a partitioned index: summed over its partitions' indexes), by the parent's name.
+_INDEX_BYTES = """
+SELECT i.indexrelid::regclass::text,
+       (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(i.indexrelid) AS t)::bigint
+FROM pg_index AS i WHERE i.indrelid = %s::regclass ORDER BY 1
+"""
+
+
+def index_bytes(cursor: Any, table: str) -> dict[str, int]:
+    """Bytes of each of `table`'s indexes, all partitions included."""
+    cursor.execute(_INDEX_BYTES, [table])
+    return {name: int(size) for name, size in cursor.fetchall()}

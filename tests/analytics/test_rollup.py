@@ -35,6 +35,7 @@ from preferences.services import update_preferences
 from templates.models import MessageTemplate
 from tests.campaigns.conftest import device, segment
 from tests.engine.conftest import engine, run_until_settled, shopper  # noqa: F401 - the engine's fixtures
+from tests.rows import notification_row
 from tests.staff import staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -367,16 +368,14 @@ def test_conversions_look_only_at_notifications_that_could_be_delivered_in_the_w
     for user, hours in shoppers.items():
         created = now - timedelta(hours=hours)
         to = device(user)
-        n = Notification.objects.create(
+        n = notification_row(
             user_id=user, title="t", body="b", category="promotions", source="campaign", source_ref=str(run.pk),
             status="sending", created_at=created, ttl_seconds=86400,
             send_at=now - timedelta(hours=2) if user == "deferred" else None,
         )  # fmt: skip
         # Delivered an hour before the checkout (the deferred one), else at once when written.
         delivered = checkout - timedelta(hours=1) if user == "deferred" else created
-        Delivery.objects.create(
-            notification=n, device=to, provider="fcm", token=to.token, status="delivered", delivered_at=delivered
-        )
+        Delivery.objects.create(notification=n, device=to, provider="fcm", status="delivered", updated_at=delivered)
         Event.objects.create(
             producer="test", idempotency_key=f"checkout-{user}", type="checkout_completed", user_id=user,
             occurred_at=checkout, received_at=checkout,
@@ -397,7 +396,7 @@ def test_a_campaign_page_reads_at_most_an_hour_of_raw_facts_while_the_rollups_ar
     run = CampaignRun.objects.create(campaign=c)
     now = timezone.now()
     for user, minutes in (("early", 180), ("recent", 20)):
-        Notification.objects.create(
+        notification_row(
             user_id=user, title="t", body="b", category="promotions", source="campaign", source_ref=str(run.pk),
             status="sending", created_at=now - timedelta(minutes=minutes),
         )  # fmt: skip
