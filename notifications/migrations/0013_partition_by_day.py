@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             model_name="notification",
             index=models.Index(
                 condition=models.Q(("source", "campaign")),
-                fields=["source_ref", "user_id"],
+                fields=["source_ref"],
                 name="notification_campaign",
             ),
         ),
