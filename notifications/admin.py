@@ -363,7 +363,7 @@ class FailedDeliveryAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         failure = (
-            FailedDelivery.objects.select_related("delivery__notification", "delivery__device")
+            FailedDelivery.objects.select_related("delivery__notification__content", "delivery__device")
             .filter(pk=int(object_id))
             .first()
             if object_id.isdigit()
