@@ -52,7 +52,7 @@ from django.utils import timezone
 from analytics.models import HourlyRollup, RollupWatermark
 from campaigns.models import Campaign, CampaignRun
 from events.models import Event
-from notifications.attempts import ATTEMPT_LOG
+from notifications.attempts import ATTEMPT_LOG, delivered_attempt
 from notifications.models import Delivery, Notification, NotificationContent
 from providers.base import MAX_TTL_SECONDS
 
@@ -88,8 +88,8 @@ SENT_ATTEMPT = "NOT (a.outcome = 'permanent' AND a.provider_code = 'expired')"  
 # The notification's first delivered attempt, in the order the watermark moves in: every attempt before it has
 # committed when it is counted, so exactly one attempt per notification is its first, whichever run sees it.
 FIRST_DELIVERED = f"""NOT EXISTS (
-    SELECT 1 FROM {D} AS d2 JOIN {A} AS a2 ON a2.delivery_id = d2.id
-    WHERE d2.notification_id = d.notification_id AND a2.outcome = 'delivered'
+    SELECT 1 FROM {D} AS d2 CROSS JOIN {delivered_attempt("d2")} AS a2
+    WHERE d2.notification_id = d.notification_id AND d2.status = 'delivered'
       AND (a2.sent_at, a2.id) < (a.sent_at, a.id)
 )"""  # noqa: S608 - table names only
 HELD_BACK_OUTCOME = "CASE WHEN n.status = 'no_device' THEN 'no_device' ELSE 'suppressed' END"

@@ -33,6 +33,7 @@ from analytics.rollup import (  # the tables' names, as the rollup's SQL names t
 )
 from campaigns.models import Campaign
 from campaigns.results import CampaignCounts
+from notifications.attempts import delivered_attempt
 from providers.registry import PROVIDER_NAMES
 
 Bucket = Literal["hour", "day"]
@@ -304,8 +305,8 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
         UNION ALL SELECT {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}
             WHERE n.status IN ('suppressed', 'no_device') AND n.updated_at > m.held_back
         UNION ALL SELECT 'reached', '' FROM (
-            SELECT a.sent_at FROM {D} AS d JOIN {A} AS a ON a.delivery_id = d.id
-            WHERE d.notification_id = n.id AND a.outcome = 'delivered' ORDER BY a.sent_at, a.id LIMIT 1
+            SELECT a.sent_at FROM {D} AS d CROSS JOIN {delivered_attempt("d")} AS a
+            WHERE d.notification_id = n.id AND d.status = 'delivered' ORDER BY a.sent_at, a.id LIMIT 1
         ) AS f
         -- Attempts are looked up only for a notification delivered since the mark (a delivery's delivered
         -- updated_at >= sent_at).
@@ -344,9 +345,9 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (at, delivered, opened) AS (
     SELECT date_trunc(%(unit)s, a.sent_at, 'UTC'), count(*), 0
     FROM {N} AS n CROSS JOIN marks AS m
     JOIN {D} AS d ON d.notification_id = n.id AND d.status = 'delivered' AND d.updated_at > m.attempts
-    JOIN {A} AS a ON a.delivery_id = d.id
+    CROSS JOIN {delivered_attempt("d")} AS a
     WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
-      AND a.outcome = 'delivered' AND a.sent_at > m.attempts AND a.sent_at >= %(start)s
+      AND a.sent_at > m.attempts AND a.sent_at >= %(start)s
     GROUP BY 1
     UNION ALL
     SELECT date_trunc(%(unit)s, n.opened_at, 'UTC'), 0, count(*) FROM {N} AS n

@@ -10,7 +10,8 @@ pages, then each batch, as the marketing workers do: bench.pipeline_cpu's loop),
 heap, indexes and TOAST (pg_relation_size, pg_indexes_size, pg_total_relation_size; every partition) over the
 campaign's pushes.
 Set BENCH_DATABASE and BENCH_REDIS to run it beside other benchmarks (bench.stack).
-Results: bench/results/row-size-latest.{json,md} (and a timestamped JSON), and the table printed.
+Results: bench/results/row-size-latest.{json,md} (and a timestamped JSON in bench/results/runs/), and the table
+printed. bench/results/row-size-before.json holds the figures before compact rows (commit 7c7e81a).
 """
 
 from __future__ import annotations
@@ -122,11 +123,13 @@ def measure(pushes: int) -> dict[str, Any]:
 
 
 def write_results(results: dict[str, Any]) -> str:
-    """bench/results/row-size-latest.json and .md (and a timestamped JSON); returns the Markdown."""
+    """bench/results/row-size-latest.json and .md (and a timestamped JSON in runs/); returns the Markdown."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=1)
     (RESULTS / "row-size-latest.json").write_text(text)
-    (RESULTS / f"row-size-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(text)
+    runs = RESULTS / "runs"  # every run's JSON, kept locally (git-ignored), as bench.report keeps the others'
+    runs.mkdir(exist_ok=True)
+    (runs / f"row-size-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(text)
     lines = [
         f"# Bytes per campaign push: {results['pushes']:,} pushes to {results['devices']:,} devices "
         f"({results['started']})",

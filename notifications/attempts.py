@@ -14,6 +14,7 @@ from providers.base import OutcomeKind
 
 A = DeliveryAttempt._meta.db_table
 D = Delivery._meta.db_table
+DELIVERED = OutcomeKind.DELIVERED.value
 
 
 def first_try_success(status: str, attempts: int) -> bool:
@@ -31,6 +32,18 @@ ATTEMPT_LOG = f"""(
     SELECT -id, id, 1, updated_at, '{OutcomeKind.DELIVERED.value}', last_error_code, last_error_text FROM {D}
     WHERE status = '{DeliveryStatus.DELIVERED}' AND attempts = 1
 )"""  # noqa: S608 - table names and constants only
+
+
+def delivered_attempt(delivery: str) -> str:
+    """SQL to join LATERAL: the delivered attempt (sent_at, id, as in ATTEMPT_LOG) of the delivery aliased
+    `delivery`: its row, or the delivery itself for a first-try success. Per delivery, each branch is one lookup
+    (attempt_timeline, or none); joining ATTEMPT_LOG on delivery_id instead would scan the deliveries."""
+    return f"""LATERAL (
+        SELECT t.sent_at, t.id FROM {A} AS t WHERE t.delivery_id = {delivery}.id AND t.outcome = '{DELIVERED}'
+        UNION ALL
+        SELECT {delivery}.updated_at, -{delivery}.id
+        WHERE {delivery}.status = '{DeliveryStatus.DELIVERED}' AND {delivery}.attempts = 1
+    )"""  # noqa: S608 - table names, constants and the caller's alias only
 
 
 def log_of(delivery: Delivery) -> list[DeliveryAttempt]:

@@ -39,6 +39,16 @@ class Migration(migrations.Migration):
                 to="notifications.notificationcontent",
             ),
         ),
+        # Defaults first, so that going back re-adds these required columns to a table with rows (0011 then fills them).
+        migrations.AlterField(model_name="notification", name="title", field=models.CharField(default="", max_length=200)),
+        migrations.AlterField(model_name="notification", name="body", field=models.CharField(default="", max_length=1000)),
+        migrations.AlterField(
+            model_name="delivery",
+            name="token",
+            field=models.CharField(
+                default="", help_text="The device's token when the delivery was made.", max_length=2048
+            ),
+        ),
         *(migrations.RemoveField(model_name="notification", name=name) for name in MOVED),
         migrations.RemoveField(model_name="delivery", name="token"),
         migrations.RemoveField(model_name="delivery", name="delivered_at"),
