@@ -963,8 +963,9 @@ def rollup_source_costs(days: int = 3) -> dict[str, Any]:
     start = end - timedelta(days=days)
     span = timedelta(seconds=settings.ANALYTICS_ROLLUP_MAX_SPAN_SECONDS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM notifications_delivery WHERE created_at >= %s AND created_at < %s", [start, end]
+        cursor.execute(  # deliveries keep no created_at: their ids carry their day (config.partitions)
+            "SELECT count(*) FROM notifications_delivery WHERE id >= %s AND id < %s",
+            [partitions.first_id(start.date()), partitions.first_id(end.date())],
         )
         deliveries = cursor.fetchone()[0]
     seconds: dict[str, float] = {}
@@ -1265,7 +1266,7 @@ def retention_day() -> dict[str, Any]:
     seconds = {}
     try:
         for table in ("notifications_deliveryattempt", "notifications_delivery", "notifications_notification",
-                      "events_event"):  # fmt: skip
+                      "notifications_notificationcontent", "events_event"):  # fmt: skip
             took = time.perf_counter()
             partitions.drop_partitions_before(table, oldest + timedelta(days=1))
             seconds[table] = time.perf_counter() - took
