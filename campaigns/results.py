@@ -207,7 +207,7 @@ UNITS = [("minute", timedelta(minutes=1)), ("hour", timedelta(hours=1)), ("day",
 
 # Per minute (a campaign's first MAX_BUCKETS minutes), both series are counted over the campaign's own rows, which
 # are then at most that old: its notifications through notification_campaign (source_ref first), their deliveries
-# through delivery_once_per_device (notification first). Per hour or day they come from the rollups.
+# through delivery_notification (notification first). Per hour or day they come from the rollups.
 _MINUTES = f"""
 WITH buckets AS (
     SELECT generate_series(date_trunc(%(unit)s, %(start)s), date_trunc(%(unit)s, %(end)s), %(step)s) AS at

@@ -131,7 +131,7 @@ class ProviderFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value():
             # EXISTS, not a join and DISTINCT: the list stays in created_at order, read newest first until a page
-            # is full, each row's deliveries looked up by delivery_once_per_device.
+            # is full, each row's deliveries looked up by delivery_notification.
             sent = Delivery.objects.filter(notification=OuterRef("pk"), provider=self.value())
             return queryset.filter(Exists(sent))
         return queryset

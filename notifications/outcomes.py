@@ -49,7 +49,7 @@ def with_delivery_counts(notifications: QuerySet[Notification]) -> QuerySet[Noti
 
 def count_deliveries(notifications: Iterable[Notification]) -> None:
     """Sets on each notification what with_delivery_counts annotates, counted for these rows only: one query
-    grouping their deliveries (delivery_once_per_device, notification first)."""
+    grouping their deliveries (delivery_notification, notification first)."""
     rows = list(notifications)
     if not rows:
         return
