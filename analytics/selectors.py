@@ -176,8 +176,11 @@ def _truncate(at: datetime, bucket: str) -> datetime:
 # interval, about 11 minutes, found by analytics_attempt_sent_brin) are counted raw, in the same statement so that
 # both are read in one snapshot: a run committing in between can't make an attempt count twice or not at all.
 _SUCCESS = f"""
-WITH mark AS (
+WITH watermark AS (
     SELECT coalesce((SELECT counted_until FROM {W} WHERE source = 'attempts'), '-infinity'::timestamptz) AS at
+), mark AS (
+    -- At most RAW_SLICE of raw attempts, however far behind the rollups are (after an outage).
+    SELECT greatest((SELECT at FROM watermark), %(floor)s) AS at
 ), rolled AS (
     SELECT coalesce(sum(count) FILTER (WHERE outcome = 'delivered' AND hour >= %(hour)s), 0) AS delivered_hour,
            coalesce(sum(count) FILTER (WHERE outcome = 'failed' AND hour >= %(hour)s), 0) AS failed_hour,
@@ -192,7 +195,8 @@ WITH mark AS (
     FROM {A} AS a WHERE a.sent_at > (SELECT at FROM mark) AND a.sent_at >= %(day)s
 )
 SELECT rolled.delivered_hour + recent.delivered_hour, rolled.failed_hour + recent.failed_hour,
-       rolled.delivered_day + recent.delivered_day, rolled.failed_day + recent.failed_day
+       rolled.delivered_day + recent.delivered_day, rolled.failed_day + recent.failed_day,
+       (SELECT counted_until FROM {W} WHERE source = 'attempts')
 FROM rolled, recent
 """  # noqa: S608 - table names and constant SQL only
 
@@ -202,6 +206,8 @@ class SuccessRate:
     window: str
     delivered: int
     finished: int  # delivered + failed (a dead token is a failure)
+    # The rollups are catching up: what finished from this moment until RAW_SLICE ago is not counted yet.
+    uncounted_since: datetime | None = None
 
     @property
     def percent(self) -> float | None:
@@ -216,12 +222,17 @@ def success_rates(*, now: datetime | None = None) -> list[SuccessRate]:
     now = now or timezone.now()
     hour = _truncate(now - timedelta(hours=1), "hour")
     day = _truncate(now - timedelta(days=1), "hour")
+    floor = now - RAW_SLICE
+    params = {"hour": hour, "day": day, "floor": floor, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS}
     with connection.cursor() as cursor:
-        cursor.execute(_SUCCESS, {"hour": hour, "day": day, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS})
-        delivered_hour, failed_hour, delivered_day, failed_day = (int(n) for n in cursor.fetchone())
+        cursor.execute(_SUCCESS, params)
+        *counts, watermark = cursor.fetchone()
+    delivered_hour, failed_hour, delivered_day, failed_day = (int(n) for n in counts)
+    # The rollups behind by more than RAW_SLICE: the facts between their watermark and the slice are not counted yet.
+    behind = max(watermark or day, day) if (watermark is None or watermark < floor) and floor > day else None
     return [
-        SuccessRate(f"last hour (since {hour:%H:%M} UTC)", delivered_hour, delivered_hour + failed_hour),
-        SuccessRate(f"last day (since {day:%H:%M} UTC yesterday)", delivered_day, delivered_day + failed_day),
+        SuccessRate(f"last hour (since {hour:%H:%M} UTC)", delivered_hour, delivered_hour + failed_hour, behind),
+        SuccessRate(f"last day (since {day:%H:%M} UTC yesterday)", delivered_day, delivered_day + failed_day, behind),
     ]
 
 

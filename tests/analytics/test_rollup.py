@@ -225,6 +225,22 @@ def test_the_index_card_adds_the_minutes_past_the_watermark_to_the_rollups_once(
     assert f"{expected[0]} delivered of {expected[1]} finished" in html
 
 
+def test_the_index_card_reads_at_most_an_hour_of_raw_attempts_while_the_rollups_are_behind(history, client):
+    """After an outage the watermark is hours old: the card adds the last hour of raw facts only, and says since
+    when the rest is not counted yet, instead of reading a day of raw rows."""
+    rollup.roll_up(now=timezone.now() - timedelta(hours=5))  # the watermarks stopped 5 hours ago
+    assert selectors.success_rates()[1].finished > 0  # all of it within the last hour
+    DeliveryAttempt.objects.update(sent_at=timezone.now() - timedelta(hours=3))  # behind the slice: not read
+    Delivery.objects.filter(status=DeliveryStatus.DELIVERED, attempts=1).update(
+        updated_at=timezone.now() - timedelta(hours=3)
+    )
+    day = selectors.success_rates()[1]
+    assert (day.delivered, day.finished) == (0, 0)
+    assert day.uncounted_since is not None and day.uncounted_since < timezone.now() - timedelta(hours=4)
+    client.force_login(staff(roles.SUPPORT))
+    assert "The hourly counts are catching up" in client.get("/admin/").content.decode()
+
+
 # campaigns.results before the rollups: each variant's notifications, those delivered to a device at least once,
 # opened, and converted (the conversion event within the window from the first delivery). The reference here.
 RAW_PER_VARIANT = """
