@@ -995,9 +995,7 @@ def table_sizes() -> dict[str, Any]:
     with connection.cursor() as cursor:
         tables = {}
         for table in SIZED_TABLES:
-            total, heap, indexes = relation_bytes(cursor, table)
-            cursor.execute(f"SELECT count(*) FROM {table}")
-            (rows,) = cursor.fetchone()
+            total, heap, indexes, rows = relation_bytes(cursor, table)
             tables[table] = {
                 "bytes": total,
                 "heap_bytes": heap,

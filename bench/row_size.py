@@ -107,9 +107,7 @@ def measure(pushes: int) -> dict[str, Any]:
             cursor.execute("SELECT to_regclass(%s)", [table])
             if cursor.fetchone()[0] is None:
                 continue
-            total, heap, indexes = relation_bytes(cursor, table)
-            cursor.execute(f"SELECT count(*) FROM {table}")
-            (rows,) = cursor.fetchone()
+            total, heap, indexes, rows = relation_bytes(cursor, table)
             tables[table] = {
                 "rows": rows,
                 "heap": heap,

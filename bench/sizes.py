@@ -12,11 +12,12 @@ FROM pg_partition_tree(%s::regclass) WHERE isleaf
 """
 
 
-def relation_bytes(cursor: Any, table: str) -> tuple[int, int, int]:
-    """(total, heap, indexes) bytes of `table` with all its partitions."""
+def relation_bytes(cursor: Any, table: str) -> tuple[int, int, int, int]:
+    """(total, heap, indexes) bytes of `table` with all its partitions, and its rows."""
     cursor.execute(_BYTES, [table])
     total, heap, indexes = cursor.fetchone()
-    return int(total), int(heap), int(indexes)
+    cursor.execute(f"SELECT count(*) FROM {table}")
+    return int(total), int(heap), int(indexes), int(cursor.fetchone()[0])
 
 
 # Each index of the table (a partitioned index: summed over its partitions' indexes), by the parent's name.

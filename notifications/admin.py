@@ -159,24 +159,24 @@ class NotificationChangeList(ChangeList):
         count_deliveries(self.result_list)
 
 
+# What the notification's content row says, shown read-only on its page (each a display method below).
+CONTENT_FIELDS = [
+    "template",
+    "title",
+    "body",
+    "image",
+    "deep_link",
+    "data",
+    "translations",
+    "ttl_seconds",
+    "collapse_key",
+]
+
+
 @admin.register(Notification)
 class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user_id", "category", "title", "source", "state", "why", "outcome", "created_at"]
-    readonly_fields = [
-        "source_link",
-        "state",
-        "why",
-        "priority",
-        "template",
-        "title",
-        "body",
-        "image",
-        "deep_link",
-        "data",
-        "translations",
-        "ttl_seconds",
-        "collapse_key",
-    ]
+    readonly_fields = ["source_link", "state", "why", "priority", *CONTENT_FIELDS]
     # No date hierarchy: its links are a SELECT DISTINCT date_trunc(…) and a MIN/MAX over the whole table. The
     # created_at filter's ranges (today, the last 7 days, this month) are one range each, on its index.
     list_filter = ["status", "policy", CategoryFilter, "source", ProviderFilter, "created_at"]
@@ -186,22 +186,7 @@ class NotificationAdmin(LookaheadPagingMixin, ReadOnlyAdminMixin, admin.ModelAdm
     inlines = [DeliveryInline]
     fieldsets = [
         ("To", {"fields": ["user_id", "category", "priority", "state", "policy", "why", "outcome"]}),
-        (
-            "Content",
-            {
-                "fields": [
-                    "template",
-                    "title",
-                    "body",
-                    "image",
-                    "deep_link",
-                    "data",
-                    "translations",
-                    "ttl_seconds",
-                    "collapse_key",
-                ]
-            },
-        ),
+        ("Content", {"fields": CONTENT_FIELDS}),
         ("Source", {"fields": ["source", "source_link", "trigger_key", "send_at", "created_at", "updated_at"]}),
     ]
     priority = _content_field("priority")
