@@ -121,8 +121,14 @@ if DATABASE_POOL_SIZE:
 # PostgreSQL free for order updates during a campaign. A database crash can then lose the last few hundred ms
 # of marketing writes (a delivery already sent may be sent again after recovery); order updates keep "on".
 DATABASE_SYNCHRONOUS_COMMIT = env_str("DATABASE_SYNCHRONOUS_COMMIT", "")
+# PostgreSQL's JIT compiles a statement's expressions when its estimated cost is high, and a statement over the
+# tables partitioned by day is estimated high: at 10,000,000 deliveries a campaign page's results statement spent
+# 15.2 s compiling 2,381 functions to run in under a second. Statements here are short: no JIT.
+DATABASE_JIT = env_bool("DATABASE_JIT", False)
+_SESSION = [f"-c jit={'on' if DATABASE_JIT else 'off'}"]
 if DATABASE_SYNCHRONOUS_COMMIT:
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c synchronous_commit={DATABASE_SYNCHRONOUS_COMMIT}"
+    _SESSION.append(f"-c synchronous_commit={DATABASE_SYNCHRONOUS_COMMIT}")
+DATABASES["default"]["OPTIONS"]["options"] = " ".join(_SESSION)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One Redis serves the token cache, the throttle counters, the channel layer and

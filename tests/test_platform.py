@@ -117,3 +117,14 @@ def test_public_endpoints_are_rate_limited(monkeypatch, app_client):
     answers = [guesser.get("/api/v1/devices/") for _ in range(4)]
     assert [a.status_code for a in answers] == [401] * 3 + [429]
     assert int(answers[-1]["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_database_sessions_run_without_jit() -> None:
+    """Statements over the day partitions are estimated costly enough for JIT, which then spends seconds compiling
+    what runs in milliseconds (config/settings.py): every session has it off."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
