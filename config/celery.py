@@ -2,8 +2,8 @@
 
 import gc
 import os
+import threading
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from amqp.exceptions import ChannelError
@@ -28,10 +28,23 @@ def enqueue(task_name: str, *, args: Sequence[Any], queue: str, **options: Any) 
     app.tasks[task_name].apply_async(args=list(args), queue=queue, **options)
 
 
-@cache
+_importing = threading.Lock()
+_imported = False
+
+
 def _import_task_modules() -> None:
-    """Every app's tasks module, as a worker imports them at start (a web process otherwise never would)."""
-    app.loader.import_default_modules()
+    """Every app's tasks module, as a worker imports them at start (a web process otherwise never would).
+
+    Under a lock, once: a web process's threads take their first requests together, and one that went on while
+    another was still importing found no task registered (NotRegistered: a 500 in `bench.api`'s first second).
+    """
+    global _imported
+    if _imported:
+        return
+    with _importing:
+        if not _imported:
+            app.loader.import_default_modules()
+            _imported = True
 
 
 def waiting_messages(queue: str) -> int:
