@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from analytics.models import HourlyRollup, RollupWatermark
 from campaigns.models import Campaign, CampaignRun
+from config.partitions import ids_around, taken_before_day_after_sql, taken_in_days_sql, taken_since_day_of_sql
 from events.models import Event
 from notifications.attempts import ATTEMPT_LOG, delivered_attempt
 from notifications.models import Delivery, Notification, NotificationContent
@@ -90,10 +91,18 @@ SENT_ATTEMPT = "NOT (a.outcome = 'permanent' AND a.provider_code = 'expired')"  
 FIRST_DELIVERED = f"""NOT EXISTS (
     SELECT 1 FROM {D} AS d2 CROSS JOIN {delivered_attempt("d2")} AS a2
     WHERE d2.notification_id = d.notification_id AND d2.status = 'delivered'
+      AND {taken_since_day_of_sql("d2.id", "d.notification_id")} AND {taken_before_day_after_sql("d2.id", "a.sent_at")}
       AND (a2.sent_at, a2.id) < (a.sent_at, a.id)
 )"""  # noqa: S608 - table names only
 HELD_BACK_OUTCOME = "CASE WHEN n.status = 'no_device' THEN 'no_device' ELSE 'suppressed' END"
 HELD_BACK_REASON = "CASE WHEN n.status = 'no_device' THEN '' ELSE coalesce(nullif(n.policy, ''), 'unknown') END"
+
+# The facts of (since, until] have ids taken within ids_around() of it (for the attempt log's first-try successes,
+# whose ids are their deliveries' negated, this holds whatever their day: a delivery can wait for its first attempt
+# as long as its TTL). A notification's id is taken before it is written, sent, held back or opened (a campaign
+# batch's ids when its page is fanned out, maybe days before it is sent): only the upper bound holds for those.
+TAKEN_IN_RANGE = taken_in_days_sql("{id}", "%(ids_since)s", "%(ids_until)s")
+TAKEN_BY_UNTIL = "n.id < %(ids_until)s"
 
 # Every count below selects: hour, category, provider, campaign_id, variant, template_key, outcome, reason, count,
 # for the facts with %(since)s < timestamp <= %(until)s. Hours are UTC hours whatever the session's time zone.
@@ -110,7 +119,7 @@ CROSS JOIN LATERAL (
     UNION ALL SELECT 'failed', {FAILED_REASON}, d.provider WHERE {FAILED_ATTEMPT}
     UNION ALL SELECT 'reached', '', '' WHERE a.outcome = 'delivered' AND {FIRST_DELIVERED}
 ) AS o(outcome, reason, provider)
-WHERE a.sent_at > %(since)s AND a.sent_at <= %(until)s
+WHERE a.sent_at > %(since)s AND a.sent_at <= %(until)s AND {TAKEN_IN_RANGE.format(id="a.id")}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608 - table names and constant SQL only
 
@@ -118,7 +127,7 @@ _TARGETED = f"""
 SELECT date_trunc('hour', n.created_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
        nc.template_key, 'targeted', '', count(*)
 FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
-WHERE n.created_at > %(since)s AND n.created_at <= %(until)s
+WHERE n.created_at > %(since)s AND n.created_at <= %(until)s AND {TAKEN_BY_UNTIL}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
 
@@ -128,6 +137,7 @@ SELECT date_trunc('hour', n.updated_at, 'UTC'), n.category, '', coalesce(r.campa
        nc.template_key, {HELD_BACK_OUTCOME}, {HELD_BACK_REASON}, count(*)
 FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
 WHERE n.status IN ('suppressed', 'no_device') AND n.updated_at > %(since)s AND n.updated_at <= %(until)s
+  AND {TAKEN_BY_UNTIL}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
 
@@ -135,7 +145,7 @@ _OPENS = f"""
 SELECT date_trunc('hour', n.opened_at, 'UTC'), n.category, '', coalesce(r.campaign_id, 0), n.variant,
        nc.template_key, 'opened', '', count(*)
 FROM {N} AS n {CONTENT_OF_N} {CAMPAIGN_OF_N}
-WHERE n.opened_at > %(since)s AND n.opened_at <= %(until)s
+WHERE n.opened_at > %(since)s AND n.opened_at <= %(until)s AND {TAKEN_BY_UNTIL}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
 
@@ -180,12 +190,14 @@ def conversions(events: str, notifications: str = "TRUE") -> str:
     JOIN {N} AS n ON n.user_id = ev.user_id AND n.source = 'campaign' AND n.status = 'sending'
         AND n.created_at <= ev.occurred_at + {SLACK}
         AND n.created_at > ev.occurred_at - %(longest_window)s - {LOOKBACK}
+        AND {taken_before_day_after_sql("n.id", f"ev.occurred_at + {SLACK}")}
         AND {notifications}
     JOIN {RUN} AS r ON r.id = {RUN_OF_N}
     JOIN {C} AS c ON c.id = r.campaign_id AND c.conversion_event = ev.type
     {CONTENT_OF_N} AND {EXPIRES_OF_N} + {SLACK} > ev.occurred_at - %(longest_window)s
     CROSS JOIN LATERAL (
-        SELECT min(d.updated_at) AS at FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
+        SELECT min(d.updated_at) AS at FROM {D} AS d
+        WHERE d.notification_id = n.id AND d.status = 'delivered' AND {taken_since_day_of_sql("d.id", "n.id")}
     ) AS fd
     WHERE ev.occurred_at >= fd.at AND ev.occurred_at < fd.at + c.conversion_window
       AND NOT EXISTS (
@@ -193,6 +205,7 @@ def conversions(events: str, notifications: str = "TRUE") -> str:
           WHERE e2.user_id = ev.user_id AND e2.type = ev.type
             AND e2.occurred_at >= fd.at AND e2.occurred_at < fd.at + c.conversion_window
             AND (e2.received_at, e2.id) < (ev.received_at, ev.id)
+            AND {taken_before_day_after_sql("e2.id", "ev.received_at")}
       )
     """  # noqa: S608 - table names and the caller's constant SQL only
 
@@ -207,7 +220,8 @@ def conversion_parameters() -> dict[str, object]:
 _CONVERSIONS = f"""
 SELECT date_trunc('hour', received_at, 'UTC'), category, '', campaign_id, variant, template_key, 'converted', '',
        count(*)
-FROM ({conversions("e.received_at > %(since)s AND e.received_at <= %(until)s")}) AS converted
+FROM ({conversions(f"e.received_at > %(since)s AND e.received_at <= %(until)s AND {TAKEN_IN_RANGE.format(id='e.id')}")})
+    AS converted
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """  # noqa: S608
 
@@ -223,6 +237,12 @@ class Source:
     name: str
     count_sql: str
     oldest_sql: str
+    # Each fact looks its delivery, notification and content up by id: one partition's index, found when running.
+    # PostgreSQL 15 prices such a lookup as a probe of every partition, so it hashes or merges whole tables
+    # instead; counting by lookups only was 5 to 13 times faster at 10,000,000 deliveries (an hour's attempts
+    # 3.9 s -> 0.7 s, a day's opens 0.72 s -> 0.05 s). Conversions look up a shopper's notifications over a month,
+    # where the planner's choice is the faster (0.6 s an hour, 1.0 s by lookups).
+    by_lookups: bool = True
 
 
 SOURCES = (
@@ -230,7 +250,7 @@ SOURCES = (
     Source("targeted", _TARGETED, _OLDEST_NOTIFICATION),
     Source("held_back", _HELD_BACK, _OLDEST_NOTIFICATION),
     Source("opens", _OPENS, _OLDEST_NOTIFICATION),
-    Source("conversions", _CONVERSIONS, _OLDEST_EVENT),
+    Source("conversions", _CONVERSIONS, _OLDEST_EVENT, by_lookups=False),
 )
 
 _DIMENSIONS = "hour, category, provider, campaign_id, variant, template_key, outcome, reason"
@@ -335,10 +355,20 @@ def _select_for_update(names: list[str]) -> dict[str, datetime]:
 
 
 def _count(source: Source, since: datetime, until: datetime) -> int:
-    params = {"since": since, "until": until, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS}
+    ids_since, ids_until = ids_around(since, until)
+    params = {
+        "since": since,
+        "until": until,
+        "ids_since": ids_since,
+        "ids_until": ids_until,
+        "max_attempts": settings.DELIVERY_MAX_ATTEMPTS,
+    }
     if source.name == "conversions":
         params.update(conversion_parameters())
     with connection.cursor() as cursor:
+        joins = "off" if source.by_lookups else "on"  # see Source.by_lookups; until the next count or the commit
+        cursor.execute(f"SET LOCAL enable_hashjoin = {joins}")
+        cursor.execute(f"SET LOCAL enable_mergejoin = {joins}")
         cursor.execute(_UPSERT.format(select=source.count_sql), params)
         return int(cursor.fetchone()[0])
 

@@ -59,6 +59,36 @@ def day_of(pk: int) -> date:
     return EPOCH + timedelta(days=pk // DAY_SPAN)
 
 
+# SQL bounds on an id, for a query that finds rows by another column (a time, a foreign key): with them, the
+# partitions that can't hold the rows are not read (pruned when planning for values, when running for a join's
+# outer row). A partition not pruned costs an index probe per lookup: a rollup's per-fact lookups read every day
+# kept without them. Rows converted from before partitioning (ids below DAY_SPAN) are in every bound.
+
+
+def taken_in_days_sql(column: str, first: str, end: str) -> str:
+    """SQL: the id `column` was taken on a day from the first id `first` (SQL) on, and before the first id `end`."""
+    return f"({column} < {DAY_SPAN} OR ({column} >= {first} AND {column} < {end}))"
+
+
+def taken_since_day_of_sql(column: str, earlier_id: str) -> str:
+    """SQL: the id `column` was taken on the day of the id `earlier_id` (SQL) or later, as any id taken after it.
+    (For an id of a converted row the bound is 0.)"""
+    return f"{column} >= {earlier_id} / {DAY_SPAN} * {DAY_SPAN}"  # bigint division: the day's first id
+
+
+def taken_before_day_after_sql(column: str, timestamp: str) -> str:
+    """SQL: the id `column` was taken before the end of the day after `timestamp`'s (SQL), as an id taken before
+    `timestamp` by a clock less than a day from the database's."""
+    return f"{column} < (floor(extract(epoch FROM {timestamp}) / 86400)::bigint + 2) * {DAY_SPAN}"
+
+
+def ids_around(since: datetime, until: datetime) -> tuple[int, int]:
+    """The first ids of the day before `since`'s and of the day after `until`'s: ids taken between the two times,
+    by clocks less than a day apart, are within."""
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
+    return first_id((since - timedelta(days=1)).date()), first_id((until + timedelta(days=2)).date())
+
+
 def partition_name(table: str, day: date) -> str:
     return f"{table}_d{day:%Y%m%d}"
 

@@ -9,6 +9,7 @@ show and count what they did when every attempt had a row.
 
 from __future__ import annotations
 
+from config.partitions import taken_since_day_of_sql
 from notifications.models import Delivery, DeliveryAttempt, DeliveryStatus
 from providers.base import OutcomeKind
 
@@ -37,9 +38,11 @@ ATTEMPT_LOG = f"""(
 def delivered_attempt(delivery: str) -> str:
     """SQL to join LATERAL: the delivered attempt (sent_at, id, as in ATTEMPT_LOG) of the delivery aliased
     `delivery`: its row, or the delivery itself for a first-try success. Per delivery, each branch is one lookup
-    (attempt_timeline, or none); joining ATTEMPT_LOG on delivery_id instead would scan the deliveries."""
+    (attempt_timeline, in the days since the delivery's; or none); joining ATTEMPT_LOG on delivery_id instead
+    would scan the deliveries."""
     return f"""LATERAL (
         SELECT t.sent_at, t.id FROM {A} AS t WHERE t.delivery_id = {delivery}.id AND t.outcome = '{DELIVERED}'
+          AND {taken_since_day_of_sql("t.id", f"{delivery}.id")}
         UNION ALL
         SELECT {delivery}.updated_at, -{delivery}.id
         WHERE {delivery}.status = '{DeliveryStatus.DELIVERED}' AND {delivery}.attempts = 1

@@ -22,6 +22,7 @@ from analytics.models import HourlyRollup, RollupWatermark
 from campaigns import services
 from campaigns.models import Campaign, CampaignRun, CampaignVariant
 from campaigns.results import results, timeline
+from config import partitions
 from events.models import Event
 from notifications.models import (
     Delivery,
@@ -428,3 +429,44 @@ def test_a_campaign_page_reads_at_most_an_hour_of_raw_facts_while_the_rollups_ar
     rollup.roll_up(now=later())
     assert per_variant(c) == [("all", 2, 0, 0, 0)] and results(c).missing is None
     assert as_message(results(c), timeline(c))["behind"] == ""
+
+
+def test_facts_are_counted_whatever_day_their_rows_ids_carry(settings):
+    """The rollup reads only the partitions that can hold a range's facts (config.partitions): those it skips must
+    hold none. A campaign push whose id was taken three days before it was written (its batch waited), a delivery
+    planned yesterday whose first attempt failed yesterday and second delivered today, and a push of the rows
+    converted from before partitioning (ids below the first day's): every fact counted, once."""
+    settings.ANALYTICS_ROLLUP_MAX_SPAN_SECONDS = 10 * 86400  # one run over the whole history
+    now = timezone.now()
+    today = partitions.today()
+    days = {n: today - timedelta(days=n) for n in (3, 2, 1)}
+    for table in partitions.partitioned_tables():
+        partitions.create_partitions(table, days[3], today)
+    waited = notification_row(
+        pk=partitions.first_id(days[3]) + 7, user_id="ann", title="t", body="b", category="promotions",
+        status="sending", created_at=now - timedelta(days=1, hours=2), updated_at=now - timedelta(days=1, hours=2),
+        opened_at=now - timedelta(minutes=30),
+    )  # fmt: skip
+    retried = Delivery.objects.create(
+        pk=partitions.first_id(days[1]) + 7, notification=waited, device=device("ann"), provider="fcm",
+        status="delivered", attempts=2, updated_at=now - timedelta(minutes=40),
+    )  # fmt: skip
+    for number, sent_at, outcome, pk in (
+        (1, now - timedelta(days=1), "retry", partitions.first_id(days[1]) + 8),
+        (2, now - timedelta(minutes=40), "delivered", partitions.first_id(today) + 8),
+    ):
+        DeliveryAttempt.objects.create(pk=pk, delivery=retried, number=number, sent_at=sent_at, outcome=outcome)
+    converted = notification_row(
+        pk=9, user_id="bob", title="t", body="b", category="promotions", status="sending",
+        created_at=now - timedelta(hours=3), updated_at=now - timedelta(hours=3),
+    )  # fmt: skip
+    Delivery.objects.create(
+        pk=9, notification=converted, device=device("bob"), provider="fcm", status="delivered", attempts=1,
+        updated_at=now - timedelta(hours=2),
+    )  # fmt: skip
+    expected = raw_counts()
+    assert expected == {("targeted", ""): 2, ("sent", ""): 3, ("delivered", ""): 2, ("reached", ""): 2,
+                        ("opened", ""): 1}  # fmt: skip
+
+    rollup.roll_up(now=later())
+    assert rolled_up() == expected
