@@ -24,6 +24,7 @@ from analytics.rollup import (  # the tables' names, as the rollup's SQL names t
     HELD_BACK_REASON,
     RUN,
     SOURCES,
+    TAKEN_IN_RANGE,
     A,
     D,
     N,
@@ -33,6 +34,7 @@ from analytics.rollup import (  # the tables' names, as the rollup's SQL names t
 )
 from campaigns.models import Campaign
 from campaigns.results import CampaignCounts
+from config.partitions import ids_around, taken_since_day_of_sql
 from notifications.attempts import delivered_attempt
 from providers.registry import PROVIDER_NAMES
 
@@ -170,72 +172,6 @@ def _truncate(at: datetime, bucket: str) -> datetime:
     return at.replace(hour=0) if bucket == "day" else at
 
 
-# --- The admin index's success rate: the rollups, and the attempts past their watermark ---------------------
-
-# The rollups hold exactly the attempts up to the watermark; the attempts after it (the horizon and a run's
-# interval, about 11 minutes, found by analytics_attempt_sent_brin) are counted raw, in the same statement so that
-# both are read in one snapshot: a run committing in between can't make an attempt count twice or not at all.
-_SUCCESS = f"""
-WITH watermark AS (
-    SELECT coalesce((SELECT counted_until FROM {W} WHERE source = 'attempts'), '-infinity'::timestamptz) AS at
-), mark AS (
-    -- At most RAW_SLICE of raw attempts, however far behind the rollups are (after an outage).
-    SELECT greatest((SELECT at FROM watermark), %(floor)s) AS at
-), rolled AS (
-    SELECT coalesce(sum(count) FILTER (WHERE outcome = 'delivered' AND hour >= %(hour)s), 0) AS delivered_hour,
-           coalesce(sum(count) FILTER (WHERE outcome = 'failed' AND hour >= %(hour)s), 0) AS failed_hour,
-           coalesce(sum(count) FILTER (WHERE outcome = 'delivered'), 0) AS delivered_day,
-           coalesce(sum(count) FILTER (WHERE outcome = 'failed'), 0) AS failed_day
-    FROM {R} WHERE outcome IN ('delivered', 'failed') AND hour >= %(day)s
-), recent AS (
-    SELECT count(*) FILTER (WHERE a.outcome = 'delivered' AND a.sent_at >= %(hour)s) AS delivered_hour,
-           count(*) FILTER (WHERE {FAILED_ATTEMPT} AND a.sent_at >= %(hour)s) AS failed_hour,
-           count(*) FILTER (WHERE a.outcome = 'delivered') AS delivered_day,
-           count(*) FILTER (WHERE {FAILED_ATTEMPT}) AS failed_day
-    FROM {A} AS a WHERE a.sent_at > (SELECT at FROM mark) AND a.sent_at >= %(day)s
-)
-SELECT rolled.delivered_hour + recent.delivered_hour, rolled.failed_hour + recent.failed_hour,
-       rolled.delivered_day + recent.delivered_day, rolled.failed_day + recent.failed_day,
-       (SELECT counted_until FROM {W} WHERE source = 'attempts')
-FROM rolled, recent
-"""  # noqa: S608 - table names and constant SQL only
-
-
-@dataclass(frozen=True)
-class SuccessRate:
-    window: str
-    delivered: int
-    finished: int  # delivered + failed (a dead token is a failure)
-    # The rollups are catching up: what finished from this moment until RAW_SLICE ago is not counted yet.
-    uncounted_since: datetime | None = None
-
-    @property
-    def percent(self) -> float | None:
-        return round(100 * self.delivered / self.finished, 2) if self.finished else None
-
-
-def success_rates(*, now: datetime | None = None) -> list[SuccessRate]:
-    """Delivered out of finished deliveries since the start of the previous hour, and of the same hour yesterday.
-
-    Whole UTC hours, as the rollups count them: "the last hour" is 60 to 120 minutes, and says since when.
-    """
-    now = now or timezone.now()
-    hour = _truncate(now - timedelta(hours=1), "hour")
-    day = _truncate(now - timedelta(days=1), "hour")
-    floor = now - RAW_SLICE
-    params = {"hour": hour, "day": day, "floor": floor, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS}
-    with connection.cursor() as cursor:
-        cursor.execute(_SUCCESS, params)
-        *counts, watermark = cursor.fetchone()
-    delivered_hour, failed_hour, delivered_day, failed_day = (int(n) for n in counts)
-    # The rollups behind by more than RAW_SLICE: the facts between their watermark and the slice are not counted yet.
-    behind = max(watermark or day, day) if (watermark is None or watermark < floor) and floor > day else None
-    return [
-        SuccessRate(f"last hour (since {hour:%H:%M} UTC)", delivered_hour, delivered_hour + failed_hour, behind),
-        SuccessRate(f"last day (since {day:%H:%M} UTC yesterday)", delivered_day, delivered_day + failed_day, behind),
-    ]
-
-
 # --- A campaign's results (registered into campaigns.results by analytics.apps) ------------------------------
 
 # Each source's watermark: the rollups hold exactly its facts up to it. They are read first and passed as values,
@@ -288,6 +224,76 @@ def _read_with_marks(sql: str, params: dict[str, object]) -> tuple[list[tuple], 
 _READS = 5  # a run moves the watermarks once a minute: a second read all but never meets another
 
 
+# --- The admin index's success rate: the rollups, and the attempts past their watermark ---------------------
+
+# The rollups hold exactly the attempts up to the watermark; the attempts after it (the horizon and a run's
+# interval, about 11 minutes) are counted raw. The watermark is passed as a value and checked in the statement's
+# snapshot (_read_with_marks, below): a run committing in between can't make an attempt count twice or not at all,
+# and the planner, knowing how recent the range is, reads each day's time index (a value it only learns when
+# running made it read whole days' deliveries: 300 ms at 10,000,000 deliveries). At most RAW_SLICE of raw attempts,
+# however far behind the rollups are (after an outage).
+_SUCCESS = f"""
+WITH {_MARKS}, rolled AS (
+    SELECT coalesce(sum(count) FILTER (WHERE outcome = 'delivered' AND hour >= %(hour)s), 0) AS delivered_hour,
+           coalesce(sum(count) FILTER (WHERE outcome = 'failed' AND hour >= %(hour)s), 0) AS failed_hour,
+           coalesce(sum(count) FILTER (WHERE outcome = 'delivered'), 0) AS delivered_day,
+           coalesce(sum(count) FILTER (WHERE outcome = 'failed'), 0) AS failed_day
+    FROM {R} WHERE outcome IN ('delivered', 'failed') AND hour >= %(day)s
+), recent AS (
+    SELECT count(*) FILTER (WHERE a.outcome = 'delivered' AND a.sent_at >= %(hour)s) AS delivered_hour,
+           count(*) FILTER (WHERE {FAILED_ATTEMPT} AND a.sent_at >= %(hour)s) AS failed_hour,
+           count(*) FILTER (WHERE a.outcome = 'delivered') AS delivered_day,
+           count(*) FILTER (WHERE {FAILED_ATTEMPT}) AS failed_day
+    FROM {A} AS a WHERE a.sent_at > %(since_attempts)s AND a.sent_at >= %(day)s
+      AND {TAKEN_IN_RANGE.format(id="a.id")}
+)
+SELECT guard.unmoved, rolled.delivered_hour + recent.delivered_hour, rolled.failed_hour + recent.failed_hour,
+       rolled.delivered_day + recent.delivered_day, rolled.failed_day + recent.failed_day
+FROM guard, rolled, recent
+"""  # noqa: S608 - table names and constant SQL only
+
+
+@dataclass(frozen=True)
+class SuccessRate:
+    window: str
+    delivered: int
+    finished: int  # delivered + failed (a dead token is a failure)
+    # The rollups are catching up: what finished from this moment until RAW_SLICE ago is not counted yet.
+    uncounted_since: datetime | None = None
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.delivered / self.finished, 2) if self.finished else None
+
+
+def success_rates(*, now: datetime | None = None) -> list[SuccessRate]:
+    """Delivered out of finished deliveries since the start of the previous hour, and of the same hour yesterday.
+
+    Whole UTC hours, as the rollups count them: "the last hour" is 60 to 120 minutes, and says since when.
+    """
+    now = now or timezone.now()
+    hour = _truncate(now - timedelta(hours=1), "hour")
+    day = _truncate(now - timedelta(days=1), "hour")
+    ids_since, ids_until = ids_around(day, now)
+    params = {
+        "hour": hour,
+        "day": day,
+        "ids_since": ids_since,
+        "ids_until": ids_until,
+        "max_attempts": settings.DELIVERY_MAX_ATTEMPTS,
+    }
+    [counts], _ = _read_with_marks(_SUCCESS, params)
+    delivered_hour, failed_hour, delivered_day, failed_day = (int(n) for n in counts)
+    # The rollups behind by more than RAW_SLICE: the facts between their watermark and the slice are not counted yet.
+    watermark = RollupWatermark.objects.filter(source="attempts").values_list("counted_until", flat=True).first()
+    floor = now - RAW_SLICE
+    behind = max(watermark or day, day) if (watermark is None or watermark < floor) and floor > day else None
+    return [
+        SuccessRate(f"last hour (since {hour:%H:%M} UTC)", delivered_hour, delivered_hour + failed_hour, behind),
+        SuccessRate(f"last day (since {day:%H:%M} UTC yesterday)", delivered_day, delivered_day + failed_day, behind),
+    ]
+
+
 # A run writes notifications, verdicts and attempts only until it finishes (campaigns.progress finishes a run when
 # nothing of it waits or is in flight), so a run finished before the watermarks has all of those rolled up; those
 # of the runs still sending or finished since are counted from their own rows (notification_campaign, source_ref
@@ -301,6 +307,9 @@ runs AS (
            AS live
     FROM {RUN} AS r CROSS JOIN marks AS m WHERE r.campaign_id = %(campaign)s
 )"""  # noqa: S608 - table name only
+
+# A notification's deliveries are in the days since its own (config.partitions): only those partitions are read.
+DELIVERY_OF_N = taken_since_day_of_sql("d.id", "n.id")
 
 _CAMPAIGN_COUNTS = f"""
 WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
@@ -317,13 +326,14 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (variant, outcome, reason, n) AS (
             WHERE n.status IN ('suppressed', 'no_device') AND n.updated_at > m.held_back
         UNION ALL SELECT 'reached', '' FROM (
             SELECT a.sent_at FROM {D} AS d CROSS JOIN {delivered_attempt("d")} AS a
-            WHERE d.notification_id = n.id AND d.status = 'delivered' ORDER BY a.sent_at, a.id LIMIT 1
+            WHERE d.notification_id = n.id AND d.status = 'delivered' AND {DELIVERY_OF_N}
+            ORDER BY a.sent_at, a.id LIMIT 1
         ) AS f
         -- Attempts are looked up only for a notification delivered since the mark (a delivery's delivered
         -- updated_at >= sent_at).
         WHERE n.status = 'sending' AND f.sent_at > m.attempts AND EXISTS (
             SELECT 1 FROM {D} AS d WHERE d.notification_id = n.id AND d.status = 'delivered'
-              AND d.updated_at > m.attempts
+              AND d.updated_at > m.attempts AND {DELIVERY_OF_N}
         )
     ) AS o(outcome, reason)
     WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
@@ -356,6 +366,7 @@ WITH {_MARKS}, {_CAMPAIGN_RUNS}, counted (at, delivered, opened) AS (
     SELECT date_trunc(%(unit)s, a.sent_at, 'UTC'), count(*), 0
     FROM {N} AS n CROSS JOIN marks AS m
     JOIN {D} AS d ON d.notification_id = n.id AND d.status = 'delivered' AND d.updated_at > m.attempts
+        AND {DELIVERY_OF_N}
     CROSS JOIN {delivered_attempt("d")} AS a
     WHERE n.source = 'campaign' AND n.source_ref IN (SELECT ref FROM runs WHERE live)
       AND a.sent_at > m.attempts AND a.sent_at >= %(start)s
