@@ -7,11 +7,14 @@ first try costs no row written twice. Retries and requeued deliveries are claime
 update and their outcomes written conditionally too (only from the state the step expects), so a
 redelivered task, the sweep and a second worker skip what another has already claimed or sent.
 
-The one window: a worker that dies while sending a batch rolls its transaction back. The
-notifications are `pending` again, and the redelivered task or the sweep sends them once more, so a
-push the provider accepted before the death goes twice. Shopper protection counts by notification
-id, so judging them again counts nothing twice. For a retry the window is one provider batch: the
-sweep requeues deliveries left `sending` after DELIVERY_STUCK_AFTER_SECONDS.
+A batch whose transaction rolls back (its worker died, PostgreSQL failed before the commit) leaves its
+notifications `pending` again, and the redelivered task or the sweep sends them once more. Each push a
+provider accepted was written to a ledger in Redis as its answer arrived (notifications.ledger): the batch
+sent again settles those as delivered instead of sending them. What still goes twice is what the ledger
+had not been told when the worker died (answers on the wire, the last few milliseconds). Shopper protection
+counts by notification id, so judging them again counts nothing twice. A retry's deliveries are claimed
+(committed `sending`) before they go out: if their outcomes can't be written, the sweep requeues them after
+DELIVERY_STUCK_AFTER_SECONDS, and the ledger again keeps what was accepted from going twice.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from django.utils import timezone
 from config import bulk_sql
 from devices.services import deactivate_tokens
 from devices.token_cache import DeviceTarget, tokens_for_users
-from notifications import metrics, rate_limit, settling, writes
+from notifications import ledger, metrics, rate_limit, settling, writes
 from notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -58,7 +61,7 @@ from notifications.records import (
 from notifications.store import store_notifications
 from protection import policy
 from protection.policy import Action
-from providers.base import PushMessage, PushTarget
+from providers.base import OutcomeKind, PushMessage, PushTarget
 
 logger = logging.getLogger(__name__)
 
@@ -144,12 +147,15 @@ class Sending:
         size = settings.DELIVERY_SEND_BATCH
         # All the batches are started before any is waited for: a slow provider (or one slow push-service
         # origin) holds up the recording of this task's outcomes, not the other providers' pushes.
-        flights = [
-            settling.start(provider, items[start : start + size])
-            for provider, items in by_provider.items()
-            for start in range(0, len(items), size)
-        ]
-        self.sent.extend(settling.landed(flight) for flight in flights)
+        self.sent.extend(
+            settling.send_all(
+                [
+                    (provider, items[start : start + size])
+                    for provider, items in by_provider.items()
+                    for start in range(0, len(items), size)
+                ]
+            )
+        )
 
     def write_deliveries(self) -> None:
         """In the caller's transaction, after the notifications exist: deliveries as they ended, attempts, failures."""
@@ -158,10 +164,10 @@ class Sending:
 
     def finish(self) -> dict[str, int]:
         """After the commit: metrics, rejected tokens deactivated, deliveries that had to wait sent the queued way."""
+        _after_outcomes(self.sent)
         metrics.notifications_without_device(len(self.without_device))
         for (category, policy_code), count in Counter((n.category, v.policy) for n, v in self.held_back).items():
             metrics.notifications_held_back(category, policy_code, count)
-        _after_outcomes(self.sent)
         totals = settling.counts(self.sent)
         # A rate-limited provider's deliveries.
         queued = [item.pk for item in self.deliveries if item.status == DeliveryStatus.QUEUED]
@@ -364,7 +370,7 @@ def _send_batch(provider: str, ids: list[int]) -> dict[str, int]:
 
 def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
     """Send claimed deliveries (already written `sending`) and record every outcome."""
-    sent = [settling.send(provider, claimed)]
+    sent = settling.send_all([(provider, claimed)])
     with transaction.atomic():
         writes.write_states([item for item, _ in sent[0].results])
         writes.write_attempts_and_failures(sent)
@@ -373,7 +379,9 @@ def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
 
 
 def _after_outcomes(sent: list[settling.SentBatch]) -> None:
-    """Once the outcomes are committed: tokens the providers rejected are deactivated, and metrics counted."""
+    """Once the outcomes are committed: the ledger's entries deleted, tokens the providers rejected deactivated,
+    and metrics counted."""
+    ledger.forget(item for batch in sent for item, outcome in batch.results if outcome.kind is OutcomeKind.DELIVERED)
     invalid_tokens = [token for batch in sent for token in batch.invalid_tokens]
     if invalid_tokens:
         deactivate_tokens(invalid_tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from devices.models import Provider
+from notifications import ledger
 from notifications.backoff import retry_delay
 from notifications.models import DeliveryStatus, FailedDelivery, FailedDeliveryStatus
 from notifications.records import Claimed, apns_id
@@ -32,9 +34,25 @@ class SentBatch:
     pause: Outcome | None
 
 
-def send(provider: str, claimed: list[Claimed]) -> SentBatch:
-    """Send deliveries (skipping those past their TTL) and settle each one's new state from its outcome."""
-    return landed(start(provider, claimed))
+def send_all(batches: Sequence[tuple[str, list[Claimed]]]) -> list[SentBatch]:
+    """Send provider batches together (skipping deliveries past their TTL) and settle each delivery's new state.
+
+    Each push a provider accepts is written to the ledger as it arrives (notifications.ledger); a push the ledger
+    already holds (its batch was sent before and rolled back) is settled as delivered without being sent again.
+    """
+    remembered = ledger.accepted([item for _, items in batches for item in items])
+    recorder = ledger.Recorder()
+    again, flights = [], []
+    for provider, items in batches:
+        known = [item for item in items if ledger.key_of(item) in remembered]
+        if known:
+            outcomes = [(item, Outcome.delivered(remembered[ledger.key_of(item)])) for item in known]
+            again.append(settle(SentBatch(provider, outcomes, timezone.now(), 0, [], [], None)))
+        fresh = [item for item in items if ledger.key_of(item) not in remembered] if known else items
+        if fresh:
+            flights.append(start(provider, fresh, recorder))
+    recorder.wait([flight.outcomes for flight in flights])
+    return [*again, *(landed(flight) for flight in flights)]
 
 
 @dataclass
@@ -50,14 +68,14 @@ class InFlight:
     answered: float = 0.0  # time.perf_counter() when the last outcome came
 
 
-def start(provider: str, claimed: list[Claimed]) -> InFlight:
+def start(provider: str, claimed: list[Claimed], recorder: ledger.Recorder) -> InFlight:
     fresh, expired = [], []
     now = timezone.now()
     for item in claimed:
         age = (now - item.due_at).total_seconds()
         (expired if age > item.ttl_seconds else fresh).append(item)
     sent_at, started = timezone.now(), time.perf_counter()
-    outcomes = runtime.start(provider, [item.request for item in fresh])
+    outcomes = runtime.start(provider, [item.request for item in fresh], recorder.reporter(fresh))
     flight = InFlight(provider, fresh, expired, sent_at, started, outcomes)
     flight.outcomes.add_done_callback(lambda _: setattr(flight, "answered", time.perf_counter()))
     return flight

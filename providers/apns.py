@@ -15,7 +15,7 @@ from h2.connection import H2Connection
 from hpack.hpack import encode_integer
 from hpack.table import HeaderTable
 
-from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
+from providers.base import Outcome, OutcomeKind, OutcomeReport, PushProvider, SendRequest, each
 from providers.payloads import PayloadTooLargeError, PerMessage, apns_push
 
 TOKEN_INVALID_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"}
@@ -182,7 +182,7 @@ class ApnsProvider(PushProvider):
         self._max_concurrency = max_concurrency
         self._timeout = timeout_seconds
 
-    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+    async def send_batch(self, requests: Sequence[SendRequest], report: OutcomeReport | None = None) -> list[Outcome]:
         limit = asyncio.Semaphore(self._max_concurrency)
         pushes = PerMessage(apns_push)
 
@@ -215,7 +215,7 @@ class ApnsProvider(PushProvider):
                 return Outcome.delivered(result.notification_id)
             return classify(status, result.description or "")
 
-        return list(await asyncio.gather(*(send(r) for r in requests)))
+        return await each(requests, send, report)
 
     async def close(self) -> None:
         for connection in list(getattr(self.client.pool, "connections", [])):

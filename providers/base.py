@@ -1,7 +1,8 @@
 """The one small interface between the delivery engine and every push provider.
 
 The engine hands a provider a batch of SendRequests and gets back exactly one
-Outcome per request, in the same order. Provider errors never escape as
+Outcome per request, in the same order; each outcome is also reported as it
+arrives, so that the engine can remember an accepted push before the batch ends. Provider errors never escape as
 exceptions: each is classified into an OutcomeKind that tells the engine what
 to do next (record, retry later, deactivate the token, give up, or pause the
 whole provider because its credentials were refused).
@@ -10,8 +11,9 @@ whole provider because its credentials were refused).
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -78,6 +80,31 @@ class Outcome:
         return cls(OutcomeKind.DELIVERED, message_id=message_id, status=status)
 
 
+# Told each request's outcome (its index in the batch) the moment it is known, on the provider's event loop: it
+# must return at once. A request may be told twice (FCM asks again after a 401): the later outcome is its own.
+OutcomeReport = Callable[[int, Outcome], None]
+
+
+def _ignore(index: int, outcome: Outcome) -> None:
+    pass
+
+
+async def each(
+    requests: Sequence[SendRequest],
+    send: Callable[[SendRequest], Awaitable[Outcome]],
+    report: OutcomeReport | None,
+) -> list[Outcome]:
+    """Every request sent concurrently by `send`, each outcome reported as it arrives; the outcomes in order."""
+    told = report or _ignore
+
+    async def one(index: int, request: SendRequest) -> Outcome:
+        outcome = await send(request)
+        told(index, outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+
+
 class PushProvider(abc.ABC):
     """One push service (FCM, APNs, Web Push). One instance per worker process,
     created and used on that process's single event loop."""
@@ -85,8 +112,9 @@ class PushProvider(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
-        """Send every request, concurrently within the provider's limit; one Outcome each."""
+    async def send_batch(self, requests: Sequence[SendRequest], report: OutcomeReport | None = None) -> list[Outcome]:
+        """Send every request, concurrently within the provider's limit; one Outcome each, each also given to
+        `report` as it arrives."""
 
     async def close(self) -> None:  # noqa: B027 (optional for providers that hold nothing)
         """Release connections."""
@@ -100,9 +128,9 @@ class UnconfiguredProvider(PushProvider):
         self.name = name
         self.reason = reason
 
-    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+    async def send_batch(self, requests: Sequence[SendRequest], report: OutcomeReport | None = None) -> list[Outcome]:
         outcome = Outcome(OutcomeKind.PERMANENT, code="provider_not_configured", text=self.reason)
-        return [outcome] * len(requests)
+        return [outcome] * len(requests)  # nothing accepted: nothing to report
 
 
 # The longest TTL a push can have (FCM's and Web Push's 4 weeks): a retry later than that could never be sent.

@@ -24,8 +24,10 @@ from providers import fcm_errors
 from providers.base import (
     Outcome,
     OutcomeKind,
+    OutcomeReport,
     PushProvider,
     SendRequest,
+    each,
     parse_retry_after,
 )
 from providers.http1 import HttpError, KeepAlivePool
@@ -85,7 +87,7 @@ class FcmHttpProvider(PushProvider):
             self._pool = KeepAlivePool(self.url, max_connections=self._max_concurrency, timeout_seconds=self._timeout)
         return self._pool
 
-    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+    async def send_batch(self, requests: Sequence[SendRequest], report: OutcomeReport | None = None) -> list[Outcome]:
         try:
             token = await self._tokens.get()
         except google.auth.exceptions.RefreshError as exc:
@@ -95,7 +97,7 @@ class FcmHttpProvider(PushProvider):
         except google.auth.exceptions.TransportError as exc:
             return [Outcome(OutcomeKind.RETRY, code="auth_unreachable", text=str(exc))] * len(requests)
 
-        outcomes = await self._send_all(requests, token)
+        outcomes = await self._send_all(requests, token, report)
         # A 401 usually means the access token expired early or was revoked:
         # fetch a new one and try those once more before blaming the credentials.
         stale = [i for i, o in enumerate(outcomes) if o.status == 401]
@@ -106,12 +108,16 @@ class FcmHttpProvider(PushProvider):
             except google.auth.exceptions.GoogleAuthError as exc:
                 logger.warning("FCM token refresh after 401 failed: %s", exc)
                 return outcomes
-            again = await self._send_all([requests[i] for i in stale], token)
+            again = await self._send_all(
+                [requests[i] for i in stale], token, report and (lambda i, outcome: report(stale[i], outcome))
+            )
             for index, outcome in zip(stale, again, strict=True):
                 outcomes[index] = outcome
         return outcomes
 
-    async def _send_all(self, requests: Sequence[SendRequest], token: str) -> list[Outcome]:
+    async def _send_all(
+        self, requests: Sequence[SendRequest], token: str, report: OutcomeReport | None
+    ) -> list[Outcome]:
         headers = f"Authorization: Bearer {token}\r\nContent-Type: application/json; UTF-8\r\n".encode()
         pool = self._client()
         templates = PerMessage(FcmBodyTemplate.of)
@@ -123,7 +129,7 @@ class FcmHttpProvider(PushProvider):
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             return await self._post(pool, body, headers)
 
-        return list(await asyncio.gather(*(send(r) for r in requests)))
+        return await each(requests, send, report)
 
     async def _post(self, pool: KeepAlivePool, body: bytes, headers: bytes) -> Outcome:
         try:

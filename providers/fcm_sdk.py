@@ -18,7 +18,7 @@ import requests.adapters
 from firebase_admin import credentials, exceptions, messaging
 
 from providers import fcm_errors
-from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
+from providers.base import Outcome, OutcomeKind, OutcomeReport, PushProvider, SendRequest, parse_retry_after
 from providers.payloads import PayloadTooLargeError, encode_fcm_message, fcm_message
 
 SEND_EACH_LIMIT = 500  # firebase-admin refuses more per call
@@ -53,7 +53,7 @@ class FcmSdkProvider(PushProvider):
         configure_sdk(self.app, endpoint, pool_size=max_concurrency)
         self._max_concurrency = max_concurrency
 
-    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+    async def send_batch(self, requests: Sequence[SendRequest], report: OutcomeReport | None = None) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(requests)
         sendable: list[tuple[int, messaging.Message]] = []
         for index, request in enumerate(requests):
@@ -66,6 +66,8 @@ class FcmSdkProvider(PushProvider):
             results = await asyncio.to_thread(self._send_each, [message for _, message in chunk])
             for (index, _), outcome in zip(chunk, results, strict=True):
                 outcomes[index] = outcome
+                if report:
+                    report(index, outcome)  # a chunk at a time: send_each answers when all of it is answered
         return outcomes  # type: ignore[return-value]
 
     def _send_each(self, batch: list[messaging.Message]) -> list[Outcome]:

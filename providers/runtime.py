@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Sequence
 
-from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest
+from providers.base import Outcome, OutcomeKind, OutcomeReport, PushProvider, SendRequest
 from providers.registry import build_provider
 
 logger = logging.getLogger(__name__)
@@ -42,16 +42,19 @@ class ProviderRuntime:
         """Send a batch through `provider`; blocks until every outcome is known."""
         return self.start(provider, requests).result(timeout)
 
-    def start(self, provider: str, requests: Sequence[SendRequest]) -> concurrent.futures.Future[list[Outcome]]:
-        """Start sending a batch through `provider`; the future gives its outcomes. Batches started one after
+    def start(
+        self, provider: str, requests: Sequence[SendRequest], report: OutcomeReport | None = None
+    ) -> concurrent.futures.Future[list[Outcome]]:
+        """Start sending a batch through `provider`; the future gives its outcomes, and `report` (called on the
+        providers' thread: it must return at once) each outcome as it arrives. Batches started one after
         another go out together: a slow provider or push service delays no other's."""
         if not requests:
             done: concurrent.futures.Future[list[Outcome]] = concurrent.futures.Future()
             done.set_result([])
             return done
-        return asyncio.run_coroutine_threadsafe(self._send(provider, requests), self._event_loop())
+        return asyncio.run_coroutine_threadsafe(self._send(provider, requests, report), self._event_loop())
 
-    async def _send(self, name: str, requests: Sequence[SendRequest]) -> list[Outcome]:
+    async def _send(self, name: str, requests: Sequence[SendRequest], report: OutcomeReport | None) -> list[Outcome]:
         try:
             provider = await self._get(name)
         except Exception as exc:
@@ -61,7 +64,7 @@ class ProviderRuntime:
             text = f"{name} could not be set up: {type(exc).__name__}: {exc}"
             return [Outcome(OutcomeKind.PROVIDER_ERROR, code="provider_misconfigured", text=text)] * len(requests)
         try:
-            return await provider.send_batch(requests)
+            return await provider.send_batch(requests, report)
         except Exception as exc:
             # Adapters classify every answer they know; anything else (a bug, a
             # client library's surprise) must still not escape to the engine as

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
-from providers.base import Outcome, OutcomeKind, PushProvider, SendRequest, parse_retry_after
+from providers.base import Outcome, OutcomeKind, OutcomeReport, PushProvider, SendRequest, each, parse_retry_after
 from providers.http1 import ForbiddenAddressError, HttpError, KeepAlivePool, request_target
 from providers.payloads import PayloadTooLargeError, PerMessage, WebPushTemplate, webpush_headers
 from providers.webpush_endpoints import EndpointPolicy
@@ -115,7 +115,7 @@ class WebPushProvider(PushProvider):
             old_pool.shut()  # requests in flight on it finish first
         return pool
 
-    async def send_batch(self, requests: Sequence[SendRequest]) -> list[Outcome]:
+    async def send_batch(self, requests: Sequence[SendRequest], report: OutcomeReport | None = None) -> list[Outcome]:
         payloads = PerMessage(WebPushTemplate.of)
         heads: dict[tuple[int, str], bytes] = {}  # by message (as PerMessage) and origin
 
@@ -166,7 +166,7 @@ class WebPushProvider(PushProvider):
             text = response.body[:200].decode(errors="replace")
             return classify(response.status, text, parse_retry_after(response.headers.get("retry-after")))
 
-        return list(await asyncio.gather(*(send(r) for r in requests)))
+        return await each(requests, send, report)
 
     def _cool_off(self, origin: str) -> None:
         now = time.monotonic()

@@ -1,0 +1,144 @@
+"""The pushes providers accepted, remembered in Redis outside the transaction that records them.
+
+A batch keeps its transaction open while its pushes go out (notifications.delivery). When PostgreSQL fails
+before the commit (a failover, a restart, a crash), the batch rolls back and is sent again, and without this
+ledger every push it had sent would go twice: a campaign batch is 1,000 pushes. So each push a provider accepts
+is written here as its answer arrives (the task's thread writes what arrived every FLUSH_SECONDS while it waits
+for the providers, one pipelined round trip), under its notification and device. A batch sent again looks its
+pushes up before sending and settles those found as delivered, with the provider's message id, instead of
+sending them. Once the outcomes have committed, their entries are deleted: the ledger holds what is in flight or
+was rolled back, a few batches' worth, not the history.
+
+The window left (docs/ARCHITECTURE.md, "What must not happen"): a push the provider accepted whose answer had not
+reached the worker, or had not been written here (at most FLUSH_SECONDS), when the worker died; and entries that
+Redis loses when it restarts without persistence in the same seconds as PostgreSQL fails. If Redis can't be
+reached, pushes are sent as before (nothing is held up) and the ledger's help is lost for that batch: a warning
+says so.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+
+import redis
+
+from config.redis_client import client
+from notifications.records import Claimed
+from providers.base import Outcome, OutcomeKind, OutcomeReport
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.005  # what arrived is written this often while a batch is out (one round trip, pipelined)
+PATIENCE_SECONDS = 10.0  # a batch's last writes wait this long for Redis to come back
+KEEP_SECONDS = 24 * 3600  # an entry left by a batch that never committed: resent by the sweeps within minutes
+_BUCKET = 1024  # notifications per hash: a batch's lookups are one or two HMGETs
+_PREFIX = "pushcart:accepted:"
+_NO_ID = b"-"  # an accepted push whose provider named no message id
+
+Key = tuple[int, int]  # (notification id, device id): a delivery's identity across a resend (its id is new)
+
+
+def key_of(item: Claimed) -> Key:
+    return item.notification_id, item.device_id
+
+
+def _by_hash(keys: Iterable[Key]) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = defaultdict(list)
+    for notification_id, device_id in keys:
+        fields[f"{_PREFIX}{notification_id // _BUCKET}"].append(f"{notification_id}:{device_id}")
+    return fields
+
+
+def accepted(items: Sequence[Claimed]) -> dict[Key, str]:
+    """The pushes among `items` a provider already accepted (their batch rolled back): {key: message id}."""
+    if not items:
+        return {}
+    fields = _by_hash(key_of(item) for item in items)
+    try:
+        pipe = client().pipeline(transaction=False)
+        for name, names in fields.items():
+            pipe.hmget(name, names)
+        answers = pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("The sent-push ledger can't be read (%s): %d pushes are sent without it", exc, len(items))
+        return {}
+    found: dict[Key, str] = {}
+    for names, values in zip(fields.values(), answers, strict=True):
+        for name, value in zip(names, values, strict=True):
+            if value is not None:
+                notification_id, device_id = name.split(":")
+                found[int(notification_id), int(device_id)] = "" if value == _NO_ID else value.decode()
+    return found
+
+
+class Recorder:
+    """Collects the accepted pushes of the batches in flight (reported on the providers' thread) and writes them
+    from the task's thread while it waits (wait())."""
+
+    def __init__(self) -> None:
+        self._arrived: deque[tuple[Key, str]] = deque()  # appended on the providers' thread, popped on the task's
+
+    def reporter(self, items: Sequence[Claimed]) -> OutcomeReport:
+        """The report for a provider batch of `items` (in the order they were sent)."""
+        arrived = self._arrived
+
+        def report(index: int, outcome: Outcome) -> None:
+            if outcome.kind is OutcomeKind.DELIVERED:
+                arrived.append((key_of(items[index]), outcome.message_id[:255]))
+
+        return report
+
+    def wait(self, futures: Sequence[concurrent.futures.Future]) -> None:
+        """Until every future is done, writing what arrived every FLUSH_SECONDS; then the rest, waiting up to
+        PATIENCE_SECONDS for Redis if it is away (restarting, perhaps with PostgreSQL: the batch's outcomes could
+        not be committed now either, and what the ledger is told before the batch is sent again is not resent)."""
+        pending = set(futures)
+        while pending:
+            _, pending = concurrent.futures.wait(
+                pending, timeout=FLUSH_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            self._flush(quiet=True)
+        deadline = time.monotonic() + PATIENCE_SECONDS
+        while not self._flush(quiet=time.monotonic() < deadline) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def _flush(self, *, quiet: bool) -> bool:
+        """Writes what arrived; False (and the entries kept for the next try) if Redis can't be reached."""
+        if not self._arrived:
+            return True
+        taken = []
+        while self._arrived:
+            taken.append(self._arrived.popleft())
+        try:
+            pipe = client().pipeline(transaction=False)
+            for (notification_id, device_id), message_id in taken:
+                name = f"{_PREFIX}{notification_id // _BUCKET}"
+                pipe.hset(name, f"{notification_id}:{device_id}", message_id or _NO_ID)
+            for name in {f"{_PREFIX}{key[0] // _BUCKET}" for key, _ in taken}:
+                pipe.expire(name, KEEP_SECONDS)
+            pipe.execute()
+        except redis.RedisError as exc:
+            if quiet:
+                self._arrived.extendleft(reversed(taken))
+            else:
+                logger.warning("The sent-push ledger can't be written (%s): %d accepted pushes lost", exc, len(taken))
+            return False
+        return True
+
+
+def forget(items: Iterable[Claimed]) -> None:
+    """After their outcomes have committed: the entries of these deliveries are not needed any more."""
+    fields = _by_hash(key_of(item) for item in items)
+    if not fields:
+        return
+    try:
+        pipe = client().pipeline(transaction=False)
+        for name, names in fields.items():
+            pipe.hdel(name, *names)
+        pipe.execute()
+    except redis.RedisError as exc:  # they expire after KEEP_SECONDS
+        logger.warning("The sent-push ledger's entries could not be deleted (%s)", exc)
