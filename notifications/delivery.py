@@ -131,6 +131,8 @@ class Sending:
     to_send: list[Pending]
     without_device: list[Pending]
     held_back: list[tuple[Pending, policy.Verdict]]
+    # What the ledger holds of this batch's pushes: sent before, by a try whose transaction rolled back.
+    remembered: dict[ledger.Key, str] = field(default_factory=dict)
     sent: list[settling.SentBatch] = field(default_factory=list)
 
     @property
@@ -153,7 +155,8 @@ class Sending:
                     (provider, items[start : start + size])
                     for provider, items in by_provider.items()
                     for start in range(0, len(items), size)
-                ]
+                ],
+                self.remembered,
             )
         )
 
@@ -187,11 +190,14 @@ def _judge(notifications: list[Pending]) -> Sending:
     fill = any(policy.is_transactional(n.category) for n in notifications)
     cached = tokens_for_users((n.user_id for n in notifications), fill=fill)
     targets = {n.pk: _targets_of(n, cached[n.user_id]) for n in notifications}
-    tests = [n for n in notifications if targets[n.pk] and n.item.source == Source.TEST]
-    verdicts = policy.judge(
-        [n for n in notifications if targets[n.pk] and n.item.source != Source.TEST], cached, now=now
-    )
-    verdicts.update({n.pk: _SEND for n in tests})  # a marketer's test: not protected
+    # Pushes of this batch sent by a try that rolled back: their notifications were judged sent then, and went
+    # out; judged again now (quiet hours begun meanwhile, say), they must not be held back and sent later again.
+    remembered = ledger.accepted((n.pk, d.device_id) for n in notifications for d in targets[n.pk])
+    sent_before = {notification_id for notification_id, _ in remembered}
+    unjudged = {n.pk for n in notifications if n.item.source == Source.TEST or n.pk in sent_before}
+    verdicts = policy.judge([n for n in notifications if targets[n.pk] and n.pk not in unjudged], cached, now=now)
+    # A marketer's test is not protected; a notification sent before is sent (its pushes not sent again).
+    verdicts.update({n.pk: _SEND for n in notifications if targets[n.pk] and n.pk in unjudged})
     to_send = [n for n in notifications if verdicts.get(n.pk, _NO_DEVICE).action == Action.SEND]
     without = [n for n in notifications if not targets[n.pk]]
     held_back = [(n, v) for n in notifications if (v := verdicts.get(n.pk)) is not None and v.action != Action.SEND]
@@ -201,6 +207,7 @@ def _judge(notifications: list[Pending]) -> Sending:
         to_send=to_send,
         without_device=without,
         held_back=_yield_to_newer_waiting_sends(held_back),
+        remembered=remembered,
     )
 
 

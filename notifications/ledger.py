@@ -53,18 +53,18 @@ def _by_hash(keys: Iterable[Key]) -> dict[str, list[str]]:
     return fields
 
 
-def accepted(items: Sequence[Claimed]) -> dict[Key, str]:
-    """The pushes among `items` a provider already accepted (their batch rolled back): {key: message id}."""
-    if not items:
+def accepted(keys: Iterable[Key]) -> dict[Key, str]:
+    """The pushes among `keys` a provider already accepted (their batch rolled back): {key: message id}."""
+    fields = _by_hash(keys)
+    if not fields:
         return {}
-    fields = _by_hash(key_of(item) for item in items)
     try:
         pipe = client().pipeline(transaction=False)
         for name, names in fields.items():
             pipe.hmget(name, names)
         answers = pipe.execute()
     except redis.RedisError as exc:
-        logger.warning("The sent-push ledger can't be read (%s): %d pushes are sent without it", exc, len(items))
+        logger.warning("The sent-push ledger can't be read (%s): pushes are sent without it", exc)
         return {}
     found: dict[Key, str] = {}
     for names, values in zip(fields.values(), answers, strict=True):

@@ -34,13 +34,17 @@ class SentBatch:
     pause: Outcome | None
 
 
-def send_all(batches: Sequence[tuple[str, list[Claimed]]]) -> list[SentBatch]:
+def send_all(
+    batches: Sequence[tuple[str, list[Claimed]]], remembered: dict[ledger.Key, str] | None = None
+) -> list[SentBatch]:
     """Send provider batches together (skipping deliveries past their TTL) and settle each delivery's new state.
 
     Each push a provider accepts is written to the ledger as it arrives (notifications.ledger); a push the ledger
     already holds (its batch was sent before and rolled back) is settled as delivered without being sent again.
+    `remembered`: what the ledger holds of these deliveries, if the caller has looked it up already.
     """
-    remembered = ledger.accepted([item for _, items in batches for item in items])
+    if remembered is None:
+        remembered = ledger.accepted(ledger.key_of(item) for _, items in batches for item in items)
     recorder = ledger.Recorder()
     again, flights = [], []
     for provider, items in batches:
