@@ -198,7 +198,7 @@ class ApnsProvider(PushProvider):
                 notification_id=request.delivery_id or None,
                 time_to_live=request.message.ttl_seconds,
                 priority=push.priority,
-                collapse_key=push.collapse_id,
+                collapse_key=push.collapse_id(request.notification_id),
                 push_type=PushType.ALERT,
             )
             async with limit:

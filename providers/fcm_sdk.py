@@ -105,6 +105,9 @@ def _message(request: SendRequest, wire: dict) -> messaging.Message:
             priority=android["priority"].lower(),
             ttl=int(android["ttl"].rstrip("s")),
             collapse_key=android.get("collapse_key"),
+            notification=messaging.AndroidNotification(tag=android["notification"]["tag"])
+            if "notification" in android
+            else None,
         ),
         apns=messaging.APNSConfig(
             headers=apns["headers"],

@@ -6,7 +6,10 @@ before sending measures what the provider will measure.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,13 +23,53 @@ APNS_MAX_BYTES = 4096  # APNs: the JSON payload of a regular push
 # key id), the padding delimiter and the AEAD tag.
 WEBPUSH_MAX_BYTES = 3993
 APNS_COLLAPSE_ID_MAX_BYTES = 64
-WEBPUSH_TOPIC_MAX = 32
+WEBPUSH_TOPIC_MAX = 32  # RFC 8030 5.4: at most 32 characters of the URL- and filename-safe base64 alphabet
+WEBPUSH_TOPIC_ALPHABET = frozenset(string.ascii_letters + string.digits + "-_")
 # Where the app finds the notification's id, to report the open (POST /api/v1/notifications/<id>/opened/):
 # a key of the app data on every platform (FCM `data`, a top-level key of the APNs payload, Web Push `data`).
 # Ours alone: a message's own data can't set it.
 NOTIFICATION_ID_KEY = "pushcart_notification_id"
 # The longest id a notification can have (a bigint): size checks made before the id exists reserve its room.
 LONGEST_NOTIFICATION_ID = str(2**63 - 1)
+
+
+def collapse_identity(collapse_key: str, notification_id: str) -> str:
+    """What a push is shown under on the device, so that a second copy replaces the first instead of stacking
+    (a batch sent again after a failover sends its notifications again, under the same ids).
+
+    The message's own collapse key when it has one (a template's, e.g. an order's updates replacing each
+    other), else one per notification: "n" and its id. Short (at most 20 characters), stable (a notification
+    keeps its id, and so does a resent batch), fit as it is for every provider (ASCII letters and digits:
+    APNs' 64 bytes, Web Push's Topic alphabet), and never a bare number, so that a message's own key such
+    as an order number can't name another notification. "" for a push of no notification (a test push).
+
+    Each provider carries it as FCM's `android.notification.tag`, APNs' `apns-collapse-id`, Web Push's
+    `Topic` header and the payload's `tag` (the service worker shows the notification under it).
+    """
+    if collapse_key:
+        return collapse_key
+    return f"n{notification_id}" if notification_id else ""
+
+
+def apns_collapse_id(identity: str) -> str | None:
+    """The identity as APNs' `apns-collapse-id` (at most 64 bytes), or None for none."""
+    if not identity:
+        return None
+    return identity if len(identity.encode()) <= APNS_COLLAPSE_ID_MAX_BYTES else _digest(identity)
+
+
+def webpush_topic(identity: str) -> str:
+    """The identity as a Web Push `Topic` (RFC 8030: 32 characters of URL-safe base64), or "" for none."""
+    if len(identity) <= WEBPUSH_TOPIC_MAX and WEBPUSH_TOPIC_ALPHABET.issuperset(identity):
+        return identity
+    return _digest(identity)
+
+
+def _digest(identity: str) -> str:
+    """A stable stand-in for an identity a provider can't take as it is: 32 characters of the URL-safe base64 of
+    its SHA-256 (192 bits). Cutting or filtering the key instead would make two keys that differ only past the
+    cut, or in the characters dropped, replace each other's pushes."""
+    return base64.urlsafe_b64encode(hashlib.sha256(identity.encode()).digest())[:WEBPUSH_TOPIC_MAX].decode()
 
 
 class PayloadTooLargeError(ValueError):
@@ -94,8 +137,14 @@ def fcm_message(token: str, message: PushMessage, notification_id: str = "") -> 
         "apns-push-type": "alert",
     }
     if message.collapse_key:
+        # FCM keeps only the last undelivered message of a collapse key for an offline device. Not set for a
+        # per-notification identity: FCM keeps at most four collapse keys per device, which one per
+        # notification would overrun (and a copy already delivered is replaced by the tag below anyway).
         android["collapse_key"] = message.collapse_key
-        apns_headers["apns-collapse-id"] = message.collapse_key[:APNS_COLLAPSE_ID_MAX_BYTES]
+    identity = collapse_identity(message.collapse_key, notification_id)
+    if identity:
+        android["notification"] = {"tag": identity}  # what the Android system tray replaces a notification by
+        apns_headers["apns-collapse-id"] = apns_collapse_id(identity)
     fcm: dict = {"token": token, "notification": notification, "android": android, "apns": {"headers": apns_headers}}
     if message.image:
         fcm["apns"]["payload"] = {"aps": {"mutable-content": 1}}
@@ -115,8 +164,20 @@ def encode_fcm_message(wire: dict) -> bytes:
 
 
 _TOKEN_MARK = "\x00token\x00"
+# Where a notification's id goes, inside an encoded JSON string: its data value, and its collapse identity when
+# the message has no key of its own ("n" and the id). No message holds it: the API, templates and events
+# refuse NUL characters.
 _ID_MARK = "\x00id\x00"
+_ID_GAP = _dumps(_ID_MARK)[1:-1]
 _FCM_WRAPPER = len(b'{"message":}')
+
+
+def _split_at_ids(encoded: bytes) -> tuple[bytes, ...]:
+    return tuple(encoded.split(_ID_GAP))
+
+
+def _join_at_ids(parts: tuple[bytes, ...], notification_id: str) -> bytes:
+    return _dumps(notification_id)[1:-1].join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,31 +190,23 @@ class FcmBodyTemplate:
     """
 
     before: bytes  # ... the token ...
-    middle: bytes  # ... the notification's id ...
-    after: bytes
+    after: tuple[bytes, ...]  # the rest, split where the notification's id goes
     plain_after: bytes  # after the token, for a request without a notification id (a test push)
 
     @classmethod
     def of(cls, message: PushMessage) -> FcmBodyTemplate:
         encoded = b'{"message":' + _dumps(fcm_message(_TOKEN_MARK, message, _ID_MARK)) + b"}"
         before, rest = encoded.split(_dumps(_TOKEN_MARK), 1)
-        middle, after = rest.split(_dumps(_ID_MARK), 1)
         plain = b'{"message":' + _dumps(fcm_message(_TOKEN_MARK, message)) + b"}"
-        return cls(before, middle, after, plain.split(_dumps(_TOKEN_MARK), 1)[1])
+        return cls(before, _split_at_ids(rest), plain.split(_dumps(_TOKEN_MARK), 1)[1])
 
     def body(self, token: str, notification_id: str = "") -> bytes:
         """The body for one token, refused if its `message` object is over FCM's limit."""
-        token_json = _dumps(token)
-        if notification_id:
-            id_json = _dumps(notification_id)
-            size = len(self.before) + len(token_json) + len(self.middle) + len(id_json) + len(self.after)
-            parts: tuple[bytes, ...] = (self.before, token_json, self.middle, id_json, self.after)
-        else:
-            size = len(self.before) + len(token_json) + len(self.plain_after)
-            parts = (self.before, token_json, self.plain_after)
-        if size - _FCM_WRAPPER > FCM_MAX_BYTES:
-            raise PayloadTooLargeError("FCM", size - _FCM_WRAPPER, FCM_MAX_BYTES)
-        return b"".join(parts)
+        rest = _join_at_ids(self.after, notification_id) if notification_id else self.plain_after
+        body = b"".join((self.before, _dumps(token), rest))
+        if len(body) - _FCM_WRAPPER > FCM_MAX_BYTES:
+            raise PayloadTooLargeError("FCM", len(body) - _FCM_WRAPPER, FCM_MAX_BYTES)
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +214,13 @@ class ApnsPush:
     payload: dict
     priority: int
     expiration: int
-    collapse_id: str | None
+    collapse_key: str  # the message's own, if any
     push_type: str = "alert"
     size: int = 0  # of the encoded payload, without a notification id
+
+    def collapse_id(self, notification_id: str) -> str | None:
+        """The `apns-collapse-id` of one notification's push."""
+        return apns_collapse_id(collapse_identity(self.collapse_key, notification_id))
 
     def payload_for(self, notification_id: str) -> dict:
         """The payload of one notification: the shared one, with its id as a custom key beside `aps`;
@@ -193,12 +250,11 @@ def apns_push(message: PushMessage) -> ApnsPush:
     size = len(_dumps(payload))
     if size > APNS_MAX_BYTES:
         raise PayloadTooLargeError("APNs", size, APNS_MAX_BYTES)
-    collapse = message.collapse_key.encode()[:APNS_COLLAPSE_ID_MAX_BYTES].decode(errors="ignore") or None
     return ApnsPush(
         payload=payload,
         priority=10 if message.priority is Priority.HIGH else 5,
         expiration=int(time.time()) + message.ttl_seconds,
-        collapse_id=collapse,
+        collapse_key=message.collapse_key,
         size=size,
     )
 
@@ -209,8 +265,9 @@ def _webpush_body(message: PushMessage, notification_id: str = "") -> dict:
         body["image"] = message.image
     if message.deep_link:
         body["url"] = message.deep_link
-    if message.collapse_key:
-        body["tag"] = message.collapse_key
+    identity = collapse_identity(message.collapse_key, notification_id)
+    if identity:
+        body["tag"] = identity  # for the service worker's showNotification: a second copy replaces the first
     data = _app_data(message, notification_id)
     if data:
         body["data"] = data
@@ -220,23 +277,28 @@ def _webpush_body(message: PushMessage, notification_id: str = "") -> dict:
 @dataclass(frozen=True, slots=True)
 class WebPushTemplate:
     """What the service worker receives (it shows the notification itself): a message's payload, encoded once
-    per batch, with a gap where each notification's id goes."""
+    per batch, with gaps where each notification's id goes."""
 
-    before: bytes
-    after: bytes
+    parts: tuple[bytes, ...]  # split where the notification's id goes
     plain: bytes  # for a request without a notification id (a test push)
+    collapse_key: str  # the message's own, if any
 
     @classmethod
     def of(cls, message: PushMessage) -> WebPushTemplate:
-        before, after = _dumps(_webpush_body(message, _ID_MARK)).split(_dumps(_ID_MARK), 1)
-        return cls(before, after, _dumps(_webpush_body(message)))
+        parts = _split_at_ids(_dumps(_webpush_body(message, _ID_MARK)))
+        return cls(parts, _dumps(_webpush_body(message)), message.collapse_key)
 
     def payload(self, notification_id: str = "") -> bytes:
         """The payload of one notification, refused if over what one Web Push record holds."""
-        encoded = self.before + _dumps(notification_id) + self.after if notification_id else self.plain
+        encoded = _join_at_ids(self.parts, notification_id) if notification_id else self.plain
         if len(encoded) > WEBPUSH_MAX_BYTES:
             raise PayloadTooLargeError("Web Push", len(encoded), WEBPUSH_MAX_BYTES)
         return encoded
+
+    def topic(self, notification_id: str = "") -> str:
+        """The `Topic` header of one notification's push ("" for none): a push service keeps only the last
+        undelivered push of a topic."""
+        return webpush_topic(collapse_identity(self.collapse_key, notification_id))
 
 
 def payload_sizes(message: PushMessage, token: str = "x" * 200) -> dict[str, tuple[int, int]]:
@@ -258,8 +320,5 @@ def check_size(message: PushMessage) -> None:
 
 
 def webpush_headers(message: PushMessage) -> dict[str, str]:
-    headers = {"TTL": str(message.ttl_seconds), "Urgency": "high" if message.priority is Priority.HIGH else "normal"}
-    topic = "".join(c for c in message.collapse_key if c.isalnum() or c in "-_")[:WEBPUSH_TOPIC_MAX]
-    if topic:
-        headers["Topic"] = topic
-    return headers
+    """The headers all of a message's pushes share (each notification's Topic: WebPushTemplate.topic)."""
+    return {"TTL": str(message.ttl_seconds), "Urgency": "high" if message.priority is Priority.HIGH else "normal"}

@@ -122,7 +122,8 @@ class WebPushProvider(PushProvider):
         async def send(request: SendRequest) -> Outcome:
             message, endpoint = request.message, request.target.token
             try:
-                payload = payloads(message).payload(request.notification_id)
+                template = payloads(message)
+                payload = template.payload(request.notification_id)
             except PayloadTooLargeError as exc:
                 return Outcome(OutcomeKind.PERMANENT, code="payload_too_large", text=str(exc))
             parts = urlsplit(endpoint)
@@ -148,6 +149,9 @@ class WebPushProvider(PushProvider):
                 headers["Content-Encoding"] = "aes128gcm"
                 headers["Content-Type"] = "application/octet-stream"
                 head = heads[(id(message), origin)] = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+            topic = template.topic(request.notification_id)  # each notification's own, unless the message has one
+            if topic:
+                head += f"Topic: {topic}\r\n".encode()
             cooling = self._cooling.get(origin, 0.0) - time.monotonic()
             if cooling > 0:
                 # It timed out or was unreachable moments ago: asking again would hold this worker as long again.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ WEBPUSH_STATUS = {
     "internal": 500,
 }
 RETRY_AFTER_OUTCOMES = {"unavailable", "quota", "rate_limited"}
+# RFC 8030 5.4: a Topic is at most 32 characters of the URL- and filename-safe base64 alphabet.
+WEBPUSH_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def load_service_accounts(state_dir: Path) -> dict[str, tuple[str, object]]:
@@ -170,6 +173,8 @@ class HttpServices:
             return text_response("TTL header required", 400)
         if request.headers.get("content-encoding", "").lower() != "aes128gcm":
             return text_response("Content-Encoding must be aes128gcm", 400)
+        if "topic" in request.headers and not WEBPUSH_TOPIC.fullmatch(request.headers["topic"]):
+            return text_response("Topic must be 1-32 characters of the URL-safe base64 alphabet", 400)
         body = request.body
         if len(body) > WEBPUSH_MAX_BODY_BYTES:
             self.behaviour.count("webpush", "too_large")

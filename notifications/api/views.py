@@ -112,10 +112,12 @@ func userNotificationCenter(_ center: UNUserNotificationCenter, didReceive respo
 }}"""
 
 JAVASCRIPT_SAMPLE = f"""\
-// Web: in the service worker. Keep the push's `data` on the notification, report the open on click.
+// Web: in the service worker. Show the push under its `tag` (a copy sent twice replaces the first, silently),
+// keep its `data` on the notification, report the open on click.
 self.addEventListener("push", (event) => {{
   const push = event.data.json();
-  event.waitUntil(self.registration.showNotification(push.title, {{ body: push.body, data: push.data }}));
+  const options = {{ body: push.body, tag: push.tag, renotify: false, data: push.data }};
+  event.waitUntil(self.registration.showNotification(push.title, options));
 }});
 self.addEventListener("notificationclick", (event) => {{
   const id = event.notification.data.{NOTIFICATION_ID_KEY};

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
 
 from devices.services import register_device
@@ -45,6 +46,17 @@ def shopper(sim) -> Callable[..., list[str]]:  # type: ignore[no-untyped-def]
         return made
 
     return make
+
+
+def web_device(sim, user_id: str, name: str) -> tuple[str, ec.EllipticCurvePrivateKey]:  # type: ignore[no-untyped-def]
+    """Register a browser's subscription for a user: its subscription id at the simulator, and the browser's key
+    (to read what it received: tests.providers.conftest.opened_webpush)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    p256dh, auth = browser_subscription(key)
+    register_device(
+        user_id=user_id, platform="web", token=f"{sim.base_url}/wp/{name}", web_push_p256dh=p256dh, web_push_auth=auth
+    )
+    return name, key
 
 
 def run_until_settled(rounds: int = 20) -> list[float]:

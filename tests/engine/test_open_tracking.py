@@ -6,10 +6,8 @@ from where the app finds it, and the open reported as the recipient through the 
 
 from __future__ import annotations
 
-import base64
 import json
 
-import http_ece
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -30,11 +28,11 @@ from providers.payloads import (
     check_size,
 )
 from templates.models import MessageTemplate
-from tests.providers.conftest import browser_subscription
+from tests.providers.conftest import opened_webpush
+
+from .conftest import web_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-AUTH_SECRET = b"0123456789abcdef"  # browser_subscription's auth secret
 
 
 def received_id(sim, token: str, browser_key: ec.EllipticCurvePrivateKey | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -42,25 +40,12 @@ def received_id(sim, token: str, browser_key: ec.EllipticCurvePrivateKey | None 
     [push] = sim.messages(token)
     payload = push["payload"]
     if browser_key is not None:  # Web Push: the service worker decrypts the body and reads `data`
-        body = base64.b64decode(payload["body"])
-        opened = json.loads(
-            http_ece.decrypt(body, private_key=browser_key, auth_secret=AUTH_SECRET, version="aes128gcm")
-        )
-        return opened["data"][NOTIFICATION_ID_KEY]
+        return opened_webpush(push, browser_key)["data"][NOTIFICATION_ID_KEY]
     if "aps" in payload:  # APNs: a custom key beside `aps`
         return payload[NOTIFICATION_ID_KEY]
     value = payload["data"][NOTIFICATION_ID_KEY]  # FCM: a data value, a string as FCM requires
     assert isinstance(value, str)
     return value
-
-
-def web_device(sim, user_id: str, name: str) -> tuple[str, ec.EllipticCurvePrivateKey]:  # type: ignore[no-untyped-def]
-    key = ec.generate_private_key(ec.SECP256R1())
-    p256dh, auth = browser_subscription(key)
-    register_device(
-        user_id=user_id, platform="web", token=f"{sim.base_url}/wp/{name}", web_push_p256dh=p256dh, web_push_auth=auth
-    )
-    return name, key
 
 
 def test_a_campaign_push_on_each_platform_carries_the_id_the_app_reports_its_open_with(engine, app_client):
