@@ -354,15 +354,14 @@ def _select_for_update(names: list[str]) -> dict[str, datetime]:
     return dict(rows)
 
 
-def _count(source: Source, since: datetime, until: datetime) -> int:
+def range_parameters(since: datetime, until: datetime) -> dict[str, object]:
+    """The parameters of the attempts read for facts of (since, until]: TAKEN_IN_RANGE's ids, FAILED_ATTEMPT's limit."""
     ids_since, ids_until = ids_around(since, until)
-    params = {
-        "since": since,
-        "until": until,
-        "ids_since": ids_since,
-        "ids_until": ids_until,
-        "max_attempts": settings.DELIVERY_MAX_ATTEMPTS,
-    }
+    return {"ids_since": ids_since, "ids_until": ids_until, "max_attempts": settings.DELIVERY_MAX_ATTEMPTS}
+
+
+def _count(source: Source, since: datetime, until: datetime) -> int:
+    params = {"since": since, "until": until, **range_parameters(since, until)}
     if source.name == "conversions":
         params.update(conversion_parameters())
     with connection.cursor() as cursor:

@@ -31,10 +31,11 @@ from analytics.rollup import (  # the tables' names, as the rollup's SQL names t
     R,
     W,
     conversions,
+    range_parameters,
 )
 from campaigns.models import Campaign
 from campaigns.results import CampaignCounts
-from config.partitions import ids_around, taken_since_day_of_sql
+from config.partitions import taken_since_day_of_sql
 from notifications.attempts import delivered_attempt
 from providers.registry import PROVIDER_NAMES
 
@@ -274,15 +275,7 @@ def success_rates(*, now: datetime | None = None) -> list[SuccessRate]:
     now = now or timezone.now()
     hour = _truncate(now - timedelta(hours=1), "hour")
     day = _truncate(now - timedelta(days=1), "hour")
-    ids_since, ids_until = ids_around(day, now)
-    params = {
-        "hour": hour,
-        "day": day,
-        "ids_since": ids_since,
-        "ids_until": ids_until,
-        "max_attempts": settings.DELIVERY_MAX_ATTEMPTS,
-    }
-    [counts], _ = _read_with_marks(_SUCCESS, params)
+    [counts], _ = _read_with_marks(_SUCCESS, {"hour": hour, "day": day, **range_parameters(day, now)})
     delivered_hour, failed_hour, delivered_day, failed_day = (int(n) for n in counts)
     # The rollups behind by more than RAW_SLICE: the facts between their watermark and the slice are not counted yet.
     watermark = RollupWatermark.objects.filter(source="attempts").values_list("counted_until", flat=True).first()
