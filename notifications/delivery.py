@@ -61,7 +61,7 @@ from notifications.records import (
 from notifications.store import store_notifications
 from protection import policy
 from protection.policy import Action
-from providers.base import OutcomeKind, PushMessage, PushTarget
+from providers.base import PushMessage, PushTarget
 
 logger = logging.getLogger(__name__)
 
@@ -386,9 +386,7 @@ def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
 
 
 def _after_outcomes(sent: list[settling.SentBatch]) -> None:
-    """Once the outcomes are committed: the ledger's entries deleted, tokens the providers rejected deactivated,
-    and metrics counted."""
-    ledger.forget(item for batch in sent for item, outcome in batch.results if outcome.kind is OutcomeKind.DELIVERED)
+    """Once the outcomes are committed: tokens the providers rejected are deactivated, and metrics counted."""
     invalid_tokens = [token for batch in sent for token in batch.invalid_tokens]
     if invalid_tokens:
         deactivate_tokens(invalid_tokens)

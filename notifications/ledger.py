@@ -6,8 +6,9 @@ ledger every push it had sent would go twice: a campaign batch is 1,000 pushes. 
 is written here as its answer arrives (the task's thread writes what arrived every FLUSH_SECONDS while it waits
 for the providers, one pipelined round trip), under its notification and device. A batch sent again looks its
 pushes up before sending and settles those found as delivered, with the provider's message id, instead of
-sending them. Once the outcomes have committed, their entries are deleted: the ledger holds what is in flight or
-was rolled back, a few batches' worth, not the history.
+sending them. Entries are kept KEEP_SECONDS, not deleted when the outcomes commit: a commit PostgreSQL has
+acknowledged can still be lost (the marketing workers commit without waiting for the WAL flush, and a failover to
+an asynchronous replica loses its last transactions), and the batch then comes back `pending`, to be sent again.
 
 The window left (docs/ARCHITECTURE.md, "What must not happen"): a push the provider accepted whose answer had not
 reached the worker, or had not been written here (at most FLUSH_SECONDS), when the worker died; and entries that
@@ -34,7 +35,9 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.005  # what arrived is written this often while a batch is out (one round trip, pipelined)
 PATIENCE_SECONDS = 10.0  # a batch's last writes wait this long for Redis to come back
-KEEP_SECONDS = 24 * 3600  # an entry left by a batch that never committed: resent by the sweeps within minutes
+# Longer than a batch waits to be sent again (the sweeps requeue a lost one within seconds of PostgreSQL's return)
+# many times over; at 50,000 pushes a minute, 500,000 entries (about 50 MB).
+KEEP_SECONDS = 10 * 60
 _BUCKET = 1024  # notifications per hash: a batch's lookups are one or two HMGETs
 _PREFIX = "pushcart:accepted:"
 _NO_ID = b"-"  # an accepted push whose provider named no message id
@@ -128,17 +131,3 @@ class Recorder:
                 logger.warning("The sent-push ledger can't be written (%s): %d accepted pushes lost", exc, len(taken))
             return False
         return True
-
-
-def forget(items: Iterable[Claimed]) -> None:
-    """After their outcomes have committed: the entries of these deliveries are not needed any more."""
-    fields = _by_hash(key_of(item) for item in items)
-    if not fields:
-        return
-    try:
-        pipe = client().pipeline(transaction=False)
-        for name, names in fields.items():
-            pipe.hdel(name, *names)
-        pipe.execute()
-    except redis.RedisError as exc:  # they expire after KEEP_SECONDS
-        logger.warning("The sent-push ledger's entries could not be deleted (%s)", exc)
