@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audience.selectors import audience_page
@@ -36,6 +36,12 @@ def page_size(campaign: Campaign) -> int:
 def fan_out_page(run_id: int, expected_cursor: str) -> str | None:
     """Fan out the page after `expected_cursor`; returns the new cursor, or None when there is nothing to do."""
     with transaction.atomic():
+        # The page's batch holds the notification ids its pushes go out under, and the ledger of accepted pushes
+        # knows them by (notifications.ledger): once the batch can be sent they must survive a crash, so this
+        # commit waits for the WAL flush even in the marketing workers, which otherwise don't
+        # (DATABASE_SYNCHRONOUS_COMMIT). One flush a page. (A failover to an asynchronous replica can still lose it.)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = on")
         run = (
             CampaignRun.objects.select_for_update(of=("self",))
             .select_related("campaign__segment")
