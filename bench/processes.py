@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from django.db import connection
@@ -133,25 +133,29 @@ def celery_worker(
 
 
 @contextmanager
-def celery_beat(env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """Celery beat as its own process, as in the Procfile (dispatch of due sends, sweeps, progress)."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"),
-            *("--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"),
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
+def celery_beat(env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Celery beat as its own process, as in the Procfile (dispatch of due sends, sweeps, progress);
+    its output to `log` if given."""
+    with open(log, "ab") if log else nullcontext() as output:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"),
+                *("--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @contextmanager
