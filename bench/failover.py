@@ -271,7 +271,12 @@ def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outc
     with running_cluster() as cluster, pointed_at(cluster.create_database("pushcart")), ExitStack() as stack:
         campaign_id = prepare(cluster, plan)
         _, api_key = create_api_key(name="failover", scopes=["events:write"])
-        env = worker_environment(sim, settings_module(), CAMPAIGN_THROTTLE_STEP_SECONDS=str(plan.step_seconds))
+        env = worker_environment(
+            sim,
+            settings_module(),
+            CAMPAIGN_THROTTLE_STEP_SECONDS=str(plan.step_seconds),
+            PYTHONUNBUFFERED="1",  # a killed worker's last lines are in its log too
+        )
         marketing_env = {**env, "DATABASE_SYNCHRONOUS_COMMIT": "off"}  # as in the Procfile
         base_url = stack.enter_context(web_process(env))
         beat_log = cluster.directory / "beat.log"

@@ -99,7 +99,8 @@ class Cluster:
         self.start()
 
     def is_up(self) -> bool:
-        return subprocess.run(_as_server([str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data)])).returncode == 0
+        command = _as_server([str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data)])
+        return subprocess.run(command, capture_output=True).returncode == 0
 
     def _pg_ctl(self, action: str, *args: str) -> None:
         command = _as_server([str(PG_BIN / "pg_ctl"), action, "-D", str(self.data), "-w", *args])

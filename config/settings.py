@@ -321,6 +321,16 @@ ANALYTICS_ROLLUP_INTERVAL_SECONDS = env_int("ANALYTICS_ROLLUP_INTERVAL_SECONDS",
 ANALYTICS_ROLLUP_HORIZON_SECONDS = env_int("ANALYTICS_ROLLUP_HORIZON_SECONDS", 600)
 ANALYTICS_ROLLUP_MAX_SPAN_SECONDS = env_int("ANALYTICS_ROLLUP_MAX_SPAN_SECONDS", 3600)  # per run, catching up
 ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 730)  # rollups outlive raw rows
+# --- Campaigns' lost work (campaigns.tasks.resume_lost_fan_outs) ---------------------------------------------
+# A campaign's lost work (its worker killed: the next page's task, a batch's task) is queued again by beat
+# (`resume_lost_fan_outs`, every CAMPAIGN_SWEEP_INTERVAL_SECONDS) once a page is this overdue, or a batch this old
+# and unsent, while the marketing queue is empty (a busy queue may still hold them). Short, because a false alarm
+# costs one no-op task: a page task finds its cursor moved, a batch task finds its batch sent or locked by the
+# worker sending it. At 120 s (the deliveries' sweep's wait, which must outlast a send in flight) a throttled
+# 2,000-device campaign took 187 s instead of 21 s through a restart, a crash and a killed worker (issue 21).
+CAMPAIGN_PAGE_STUCK_AFTER_SECONDS = env_int("CAMPAIGN_PAGE_STUCK_AFTER_SECONDS", 10)
+CAMPAIGN_BATCH_STUCK_AFTER_SECONDS = env_int("CAMPAIGN_BATCH_STUCK_AFTER_SECONDS", 10)
+CAMPAIGN_SWEEP_INTERVAL_SECONDS = env_int("CAMPAIGN_SWEEP_INTERVAL_SECONDS", 5)
 CELERY_BEAT_SCHEDULE = {
     "deactivate-stale-devices": {"task": "devices.tasks.deactivate_stale_devices", "schedule": timedelta(hours=6)},
     "dispatch-due-deliveries": {
@@ -335,7 +345,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=1),
         "options": {"expires": 3},
     },
-    "resume-lost-fan-outs": {"task": "campaigns.tasks.resume_lost_fan_outs", "schedule": timedelta(seconds=60)},
+    "resume-lost-fan-outs": {
+        "task": "campaigns.tasks.resume_lost_fan_outs",
+        "schedule": timedelta(seconds=CAMPAIGN_SWEEP_INTERVAL_SECONDS),
+        "options": {"expires": CAMPAIGN_SWEEP_INTERVAL_SECONDS},  # a backlog of sweeps is pointless
+    },
     "requeue-unprocessed-events": {"task": "events.tasks.requeue_unprocessed", "schedule": timedelta(seconds=30)},
     "forget-old-idempotency-keys": {
         "task": "notifications.tasks.forget_old_idempotency_keys",
@@ -449,7 +463,6 @@ FREQUENCY_CAPS_DEFAULT = [(24 * 3600, 2), (7 * 24 * 3600, 6)]
 ATTRIBUTES_MAX_BYTES = env_int("ATTRIBUTES_MAX_BYTES", 8192)  # a shopper's attributes, JSON-encoded
 
 CAMPAIGN_THROTTLE_STEP_SECONDS = env_int("CAMPAIGN_THROTTLE_STEP_SECONDS", 10)  # a throttled fan-out's page interval
-CAMPAIGN_PAGE_STUCK_AFTER_SECONDS = env_int("CAMPAIGN_PAGE_STUCK_AFTER_SECONDS", 120)  # then its page is queued again
 # A campaign's live progress is counted again after this many times its last count took (20: under 5% of a core).
 CAMPAIGN_PROGRESS_COST_FACTOR = env_int("CAMPAIGN_PROGRESS_COST_FACTOR", 20)
 

@@ -30,7 +30,7 @@ PLAN = Plan(
     crash_at=9,
     down_seconds=5,
     kill_at=17,
-    timeout=240,
+    timeout=120,  # not a speed check (bench.failover measures it): liveness, three times what it takes now
 )
 FAULTS = 3  # the restart, the crash, the killed worker
 MARKETING_CHILDREN = 2  # batches in flight at once (the Procfile's --concurrency 2)
@@ -39,6 +39,17 @@ MARKETING_CHILDREN = 2  # batches in flight at once (the Procfile's --concurrenc
 # and each such batch is sent again in full (a page of 200 here). The ledger of pushes the provider accepted
 # (issue 21, item 1: a resent batch skips them) will tighten this to 0.1% of devices.
 MAX_PUSHED_TWICE = FAULTS * MARKETING_CHILDREN * (PLAN.throttle_per_minute * PLAN.step_seconds // 60)
+# Order updates sent by the event tasks the restart cut short (each takes every event waiting when it starts):
+# 20 to 40 seen here. The same ledger will tighten this too.
+MAX_ORDERS_PUSHED_TWICE = PLAN.events // 3
+# The tasks that carry work: while PostgreSQL is away they are retried, never failed (and left to the sweeps).
+WORK_TASKS = (
+    "campaigns.tasks.fan_out_page",
+    "campaigns.tasks.send_batch",
+    "events.tasks.process_events",
+    "notifications.tasks.process_notifications",
+    "notifications.tasks.send_deliveries",
+)
 
 
 def test_a_failover_mid_campaign_loses_nobody_and_the_campaign_completes(simulator, django_db_blocker, tmp_path):
@@ -56,8 +67,10 @@ def test_a_failover_mid_campaign_loses_nobody_and_the_campaign_completes(simulat
 
     assert outcome.completed, f"the campaign did not complete within {PLAN.timeout:g} s"
     assert not outcome.died, f"exited during the faults: {outcome.died}"
+    dropped = {what: n for what, n in outcome.task_failures.items() if what.startswith(WORK_TASKS) and "raised" in what}
+    assert not dropped, f"work tasks failed instead of being retried: {dropped}"
     assert outcome.lost == 0
     assert outcome.orders_lost == 0
     assert outcome.pushed_twice <= MAX_PUSHED_TWICE
     assert outcome.most_to_one_device <= 1 + FAULTS
-    assert outcome.orders_twice <= PLAN.events  # order updates: reported, bounded by the item 1 work
+    assert outcome.orders_twice <= MAX_ORDERS_PUSHED_TWICE
