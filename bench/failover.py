@@ -30,19 +30,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 import httpx
 from django.db import DatabaseError, InterfaceError, connection
 
 from bench.pgcluster import Cluster, running_cluster
-from bench.processes import ROOT, Worker, celery_beat, celery_worker, web_process, worker_environment
+from bench.processes import ROOT, Worker, celery_beat, celery_worker, pointed_at, web_process, worker_environment
 
 CAMPAIGN_TOKENS = "shop-"  # the campaign's devices: shop-<n>
 ORDER_TOKENS = "order-"  # the order shoppers' devices: order-<n> (outside the campaign's segment)
@@ -104,23 +102,6 @@ class Outcome:
 
     def summary(self) -> dict[str, Any]:
         return {**asdict(self), "share_twice": self.share_twice}
-
-
-@contextmanager
-def pointed_at(url: str) -> Iterator[None]:
-    """This process's Django connection on the database at `url` for a while (the processes it starts follow:
-    bench.processes.database_environment reads the connection's settings)."""
-    keys = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
-    target = dj_database_url.parse(url)
-    settings_dict = connection.settings_dict
-    saved = {key: settings_dict[key] for key in keys}
-    connection.close()
-    settings_dict.update({key: target[key] for key in keys})
-    try:
-        yield
-    finally:
-        connection.close()
-        settings_dict.update(saved)
 
 
 def settings_module() -> str:

@@ -313,7 +313,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # config.celery drops one that broke or is older than CONN_MAX_AGE before each task.
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:DatabaseScheduler"  # django-celery-beat's, through a PostgreSQL outage
 # --- Analytics: hourly rollups of delivery outcomes (analytics.rollup) ---------------------------------------
 ANALYTICS_ROLLUP_INTERVAL_SECONDS = env_int("ANALYTICS_ROLLUP_INTERVAL_SECONDS", 60)  # beat runs the rollup this often
 # Facts are counted once they are this old: longer than any transaction that writes them can stay open (a batch
