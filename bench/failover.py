@@ -71,6 +71,9 @@ class Plan:
     down_seconds: float = 5.0
     kill_at: float = 30.0
     latency_ms: int = 20  # the simulator's answer time: a batch's pushes are in flight for a while
+    # Each fault waits (up to a page's step) for a campaign batch to be going out, and strikes then: its
+    # transaction dies with pushes already accepted, the worst case for duplicates (issue 21 saw two batches).
+    strike_mid_batch: bool = True
     timeout: float = 900.0  # to complete, faults included
 
 
@@ -204,6 +207,22 @@ class OrderBurst:
                 time.sleep(0.05)
 
 
+def campaign_pushes(sim: Any) -> int:
+    """Pushes the simulator has taken over APNs: the campaign's alone (the order shoppers' devices are Android)."""
+    return sum(sim.stats()["providers"].get("apns", {}).values())
+
+
+def when_a_batch_is_out(sim: Any, within: float) -> bool:
+    """Return as soon as a campaign batch is going out (True), or after `within` seconds (False)."""
+    deadline = time.monotonic() + within
+    before = campaign_pushes(sim)
+    while time.monotonic() < deadline:
+        if campaign_pushes(sim) != before:
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def order_event(n: int) -> dict[str, Any]:
     return {
         "type": "order_status_changed",
@@ -276,6 +295,9 @@ def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outc
 
         def at(offset: float) -> None:
             time.sleep(max(0.0, started + offset - time.time()))
+            if plan.strike_mid_batch:
+                out = when_a_batch_is_out(sim, within=plan.step_seconds + 1)
+                note("a batch going out" if out else "no batch seen going out")
 
         services.launch(Campaign.objects.get(pk=campaign_id))
         connection.close()
@@ -283,7 +305,7 @@ def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outc
         burst = OrderBurst(base_url, api_key, plan)
         killed: list[str] = []
         if faults:
-            at(plan.restart_at - 0.5)
+            time.sleep(max(0.0, started + plan.restart_at - 0.5 - time.time()))
             burst.thread.start()
             note("order events start")
             at(plan.restart_at)

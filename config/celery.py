@@ -46,7 +46,11 @@ def enqueue(task_name: str, *, args: Sequence[Any], queue: str, **options: Any) 
     """
     # Through the registered task, not send_task: its options and the tests' eager mode apply, and an unknown name
     # fails here, loudly (KeyError).
-    _import_task_modules()
+    if task_name not in app.tasks:
+        # Not where the task modules are imported already (a worker): there the loader's import would run Celery's
+        # Django fixup, django.setup() again, whose logging setup wrote into the child's own redirected stderr, and
+        # every line the child logged after its first enqueue was lost (task failures and retries too).
+        _import_task_modules()
     app.tasks[task_name].apply_async(args=list(args), queue=queue, **options)
 
 
