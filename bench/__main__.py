@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
             from bench import failover
 
             print("bench: failover…", flush=True)
-            plan = failover.Plan(devices=args.failover_devices)
+            plan = failover.Plan.sized(args.failover_devices)
             results["scenarios"]["failover"] = failover.scenario(sim, plan)
         if "baseline" in scenarios:
             print("bench: baseline…", flush=True)
