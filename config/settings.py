@@ -109,6 +109,11 @@ DATABASES = {
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = PROCESS_KIND  # pg_stat_activity by kind
+# A connection that isn't made within this many seconds fails (libpq waits forever by default): a server that
+# accepts and never answers, or an address that drops packets after a failover, would otherwise hold a worker
+# (or a web thread) indefinitely; failed, the task's retry policy (config.celery) or the web's 503 takes over.
+DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = DATABASE_CONNECT_TIMEOUT_SECONDS
 if DATABASE_POOL_SIZE:
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": min(2, DATABASE_POOL_SIZE),
