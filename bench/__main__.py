@@ -8,6 +8,9 @@ zones), starts the simulator, one web process and real Celery workers, and runs:
   events    order events through the REST batch endpoint: events/s accepted, accepted → pushed latency
   priority  order events at a steady rate while the campaign fans out: their latency
   faults    the campaign with 5% 503s and 1% 429s (Retry-After): throughput, every delivery accounted for
+  failover  a throttled campaign and order events on a PostgreSQL server of its own, restarted, then crashed
+            (5 s down), then the marketing worker killed: per device, lost and pushed twice; time to complete
+            against the same run without faults (bench/failover.py)
   api       the REST API loaded as clients arrive: single requests in the shop's mix at a fixed rate (open loop),
             833/s (50,000 a minute), the knee (highest rate holding the bounds) and 3x the knee (bench/api.py)
   baseline  django-push-notifications from Celery tasks, as its documentation shows, to the same simulator
@@ -28,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL = ["ceiling", "fanout", "events", "priority", "faults", "api", "baseline"]
+ALL = ["ceiling", "fanout", "events", "priority", "faults", "failover", "api", "baseline"]
 
 
 def ensure_requirements() -> None:
@@ -49,10 +52,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Marketing worker processes (Celery prefork).")
     parser.add_argument("--concurrency", type=int, default=4, help="Children per marketing worker.")
     parser.add_argument("--scenarios", default=",".join(ALL), help=f"Comma-separated, from: {', '.join(ALL)}.")
+    parser.add_argument("--failover-devices", type=int, default=20_000, help="The failover's campaign audience.")
     parser.add_argument("--quick", action="store_true", help="10,000 devices, 2,000 events: under 2 minutes.")
     args = parser.parse_args()
     if args.quick:
-        args.devices, args.events = 10_000, 2_000
+        args.devices, args.events, args.failover_devices = 10_000, 2_000, 5_000
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(scenarios) - set(ALL)
     if unknown:
@@ -147,6 +151,12 @@ def run(args: argparse.Namespace, scenarios: list[str]) -> None:
                 for name in pushcart:
                     print(f"bench: {name}…", flush=True)
                     results["scenarios"][name] = runners[name]()
+        if "failover" in scenarios:  # its own PostgreSQL server and processes, after the others have stopped
+            from bench import failover
+
+            print("bench: failover…", flush=True)
+            plan = failover.Plan.sized(args.failover_devices)
+            results["scenarios"]["failover"] = failover.scenario(sim, plan)
         if "baseline" in scenarios:
             print("bench: baseline…", flush=True)
             stack = Stack("", "", sim, [], [], template_id, segment_id, args.devices)

@@ -11,9 +11,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import dj_database_url
 from django.db import connection
 
 from pushsim.control import Simulator, free_port
@@ -30,6 +31,23 @@ def database_environment(settings_module: str = "config.test_settings", **overri
         "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         **overrides,
     }
+
+
+@contextmanager
+def pointed_at(url: str) -> Iterator[None]:
+    """This process's Django connection on the database at `url` for a while; the processes started meanwhile
+    follow (database_environment reads the connection's settings)."""
+    keys = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
+    target = dj_database_url.parse(url)
+    settings_dict = connection.settings_dict
+    saved = {key: settings_dict[key] for key in keys}
+    connection.close()
+    settings_dict.update({key: target[key] for key in keys})
+    try:
+        yield
+    finally:
+        connection.close()
+        settings_dict.update(saved)
 
 
 def worker_environment(
@@ -92,7 +110,7 @@ def celery_worker(
     env: dict[str, str], queues: str, name: str, concurrency: int = 1, *, beat: bool = False, nice: int = 0
 ) -> Iterator[Worker]:
     """A worker process; with `beat`, it also runs the periodic tasks; `nice` lowers its CPU priority."""
-    embedded_beat = ["--beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"] if beat else []
+    embedded_beat = ["--beat", "--scheduler", "config.beat:DatabaseScheduler"] if beat else []
     niced = ["nice", "-n", str(nice)] if nice else []
     process = subprocess.Popen(
         [
@@ -133,25 +151,29 @@ def celery_worker(
 
 
 @contextmanager
-def celery_beat(env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """Celery beat as its own process, as in the Procfile (dispatch of due sends, sweeps, progress)."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"),
-            *("--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"),
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
+def celery_beat(env: dict[str, str], log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Celery beat as its own process, as in the Procfile (dispatch of due sends, sweeps, progress);
+    its output to `log` if given."""
+    with open(log, "ab") if log else nullcontext() as output:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING"),
+                *("--scheduler", "config.beat:DatabaseScheduler"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @contextmanager

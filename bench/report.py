@@ -68,6 +68,16 @@ def table(results: dict[str, Any]) -> str:
             f"{f['deliveries']:,} deliveries: {f['delivered']:,} delivered + {f['failed_with_record']:,} failed "
             f"records, {f['unaccounted']} unaccounted; {f['attempts']:,} attempts |"
         )
+    if "failover" in s:
+        f, calm = s["failover"]["failover"], s["failover"].get("calm", {})
+        without = f"{calm['seconds']:.1f} s without faults" if calm else "no run without faults"
+        rows.append(
+            f"| 4b. Database failover: throttled campaign to {f['devices']:,} devices; PostgreSQL restarted, crashed "
+            f"({s['failover']['plan']['down_seconds']:g} s down), marketing worker killed | {f['seconds']:.1f} s to "
+            f"complete ({without}) | {f['delivered']:,} delivered, {f['lost']:,} lost, {f['pushed_twice']:,} pushed "
+            f"twice ({f['share_twice']:.1%}); {f['events']:,} order events: {f['orders_lost']} lost, "
+            f"{f['orders_twice']} twice; {'nothing' if not f['died'] else ', '.join(f['died'])} died |"
+        )
     if baseline:
         b = s["baseline"]
         rows.append(

@@ -81,13 +81,13 @@ def withdraw(run_ids: list[int]) -> int:
 def requeue_lost() -> int:
     """Batches whose task was lost (a killed worker, a lost broker message) are queued again.
 
-    A batch is lost when it has waited DELIVERY_STUCK_AFTER_SECONDS while the marketing queue is
-    empty: while the queue holds messages it may just be waiting its turn.
+    A batch is lost when it has waited CAMPAIGN_BATCH_STUCK_AFTER_SECONDS while the marketing queue is
+    empty: while the queue holds messages it may just be waiting its turn. One being sent is locked (skipped).
     """
     if waiting_messages(QUEUE):
         return 0
     now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.DELIVERY_STUCK_AFTER_SECONDS)
+    cutoff = now - timedelta(seconds=settings.CAMPAIGN_BATCH_STUCK_AFTER_SECONDS)
     with transaction.atomic():
         ids = list(
             CampaignBatch.objects.select_for_update(skip_locked=True)

@@ -6,7 +6,8 @@ next page of the segment after it (keyset pagination), store its shoppers as bat
 the cursor. A page task that finds the cursor moved, or the run not sending, does nothing, so a duplicate
 or late task can't send anyone twice (and a unique index on run and user makes sure). Memory holds one
 page whatever the audience size. A throttle paces the pages: each page is as many sends as the
-throttle allows in CAMPAIGN_THROTTLE_STEP_SECONDS (10), and the next page is due that much later.
+throttle allows in CAMPAIGN_THROTTLE_STEP_SECONDS (10), and the next page is due that much later; its task is
+queued when the page commits.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audience.selectors import audience_page
-from campaigns import batches
+from campaigns import batches, queues
 from campaigns.messages import notifications_for
 from campaigns.models import Campaign, CampaignRun, RunStatus, ScheduleKind
 from notifications import engine
@@ -68,4 +69,8 @@ def fan_out_page(run_id: int, expected_cursor: str) -> str | None:
             pause = settings.CAMPAIGN_THROTTLE_STEP_SECONDS if campaign.throttle_per_minute else 0
             run.next_page_at = now + timedelta(seconds=pause)
         run.save(update_fields=["targeted", "cursor", "fanned_out_at", "next_page_at"])
+        if not run.fanned_out_at:
+            # Queued by this page's commit: a page task that failed after its page committed (PostgreSQL went
+            # away) would be retried, find its cursor moved, and queue nothing (the sweep's wait, issue 21).
+            queues.fan_out_page(run.pk, run.cursor, eta=run.next_page_at)
     return None if run.fanned_out_at else run.cursor

@@ -25,7 +25,9 @@ def execute(sql: str, params: Sequence[Any]) -> list[tuple]:
     connection.ensure_connection()
     # Not prepared: statements prepared on one server connection break behind a transaction-mode pooler.
     started = time.monotonic()
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Errors as Django's cursors raise them (django.db.OperationalError when PostgreSQL goes away, not psycopg's):
+    # the tasks' retry policy and the web's 503 know them, and the connection is marked for a health check.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=False)
         rows = cursor.fetchall() if cursor.description is not None else []
     if connection.queries_logged:

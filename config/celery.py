@@ -8,12 +8,34 @@ from typing import Any
 
 from amqp.exceptions import ChannelError
 from celery import Celery, signals
+from django.db.utils import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("pushcart")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# What Django raises while PostgreSQL is away (restarting, failing over, recovering from a crash): OperationalError
+# (refused, terminated, "the database system is starting up") and InterfaceError (a connection already closed).
+DATABASE_AWAY = (OperationalError, InterfaceError)
+
+# The one retry policy of the tasks that carry work (a campaign's page and batch, notifications, deliveries,
+# events): while PostgreSQL is away, the task is queued again after a backoff (full jitter under 1, 2, then
+# RETRY_BACKOFF_MAX_SECONDS), for about two minutes. Without it the task failed, was acknowledged, and its work
+# waited for a sweep, minutes later (issue 21). The backoff stays short: a retry costs one refused connection,
+# and a longer one would hold the work back after PostgreSQL is up again. The tasks are idempotent (each takes
+# only what still waits, under a lock), so running one again is safe. Past the last retry it fails and the sweeps
+# find the work, as before. Beat's periodic tasks have none: their next run does the same work.
+RETRY_BACKOFF_MAX_SECONDS = 4
+RETRY_WHILE_DATABASE_AWAY: dict[str, Any] = {
+    "autoretry_for": DATABASE_AWAY,
+    "retry_backoff": 1,
+    "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
+    "retry_jitter": True,
+    "max_retries": 60,
+}
 
 
 def enqueue(task_name: str, *, args: Sequence[Any], queue: str, **options: Any) -> None:
@@ -24,7 +46,11 @@ def enqueue(task_name: str, *, args: Sequence[Any], queue: str, **options: Any) 
     """
     # Through the registered task, not send_task: its options and the tests' eager mode apply, and an unknown name
     # fails here, loudly (KeyError).
-    _import_task_modules()
+    if task_name not in app.tasks:
+        # Not where the task modules are imported already (a worker): there the loader's import would run Celery's
+        # Django fixup, django.setup() again, whose logging setup wrote into the child's own redirected stderr, and
+        # every line the child logged after its first enqueue was lost (task failures and retries too).
+        _import_task_modules()
     app.tasks[task_name].apply_async(args=list(args), queue=queue, **options)
 
 

@@ -6,11 +6,12 @@ from celery import shared_task
 from django.conf import settings
 
 from config import wakeup
+from config.celery import RETRY_WHILE_DATABASE_AWAY
 from events import ingest, retention, triggers
 from events.recovery import requeue_unprocessed
 
 
-@shared_task(name=ingest.PROCESS_EVENTS, acks_late=True)
+@shared_task(name=ingest.PROCESS_EVENTS, acks_late=True, **RETRY_WHILE_DATABASE_AWAY)
 def process_events(event_ids: list[int]) -> dict[str, int]:
     """These events, and others waiting, up to a batch (config.wakeup: woken by the requests that stored them)."""
     wakeup.started(ingest.WAKE, gather=len(event_ids) < ingest.PROCESS_CHUNK)  # a full chunk has its batch

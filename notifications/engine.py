@@ -20,6 +20,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from config.celery import DATABASE_AWAY
 from notifications import delivery
 from notifications.models import IdempotentRequest, NotificationStatus
 from notifications.queues import enqueue_processing
@@ -93,10 +94,23 @@ def store(items: Iterable[NewNotification], *, send_inline: Callable[[str], bool
     for notification in stored:
         if notification.state.status == NotificationStatus.PENDING:
             due[notification.item.content.category].append(notification.pk)
-    inline = [pk for category, pks in due.items() if send_inline is not None and send_inline(category) for pk in pks]
+    inline = {c: pks for c, pks in due.items() if send_inline is not None and send_inline(c)}
     for category, pks in due.items():
-        if send_inline is None or not send_inline(category):
+        if category not in inline:
             enqueue_processing(pks, category)
     if inline:
-        transaction.on_commit(lambda: delivery.process_notifications(inline))
+        transaction.on_commit(lambda: _send_now(inline))
     return stored
+
+
+def _send_now(due: dict[str, list[int]]) -> None:
+    """Send notifications just committed, in this process; queue them if PostgreSQL goes away meanwhile.
+
+    Their sending transaction rolled back with the connection, so they are still pending: queued, their task
+    retries until PostgreSQL is back (config.celery), instead of waiting minutes for the sweep (issue 21).
+    """
+    try:
+        delivery.process_notifications([pk for pks in due.values() for pk in pks])
+    except DATABASE_AWAY:
+        for category, pks in due.items():
+            enqueue_processing(pks, category, now=True)

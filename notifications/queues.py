@@ -29,8 +29,8 @@ def queue_for(category: str) -> str:
     return settings.QUEUE_MARKETING
 
 
-def enqueue_processing(notification_ids: Sequence[int], category: str) -> None:
-    """After commit, hand the notifications to the workers of their category's queue.
+def enqueue_processing(notification_ids: Sequence[int], category: str, *, now: bool = False) -> None:
+    """After commit (or `now`: they are committed), hand the notifications to the workers of their category's queue.
 
     Full chunks get a task each; the rest wakes the queue's task (config.wakeup), which also takes the other
     notifications waiting in that queue's categories, so a stream of single sends shares tasks.
@@ -46,7 +46,10 @@ def enqueue_processing(notification_ids: Sequence[int], category: str) -> None:
             else:
                 wake_processing(queue, chunk)
 
-    transaction.on_commit(send)
+    if now:
+        send()
+    else:
+        transaction.on_commit(send)
 
 
 def wake_processing(queue: str, notification_ids: list[int]) -> None:

@@ -6,10 +6,11 @@ from celery import shared_task
 from django.conf import settings
 
 from config import wakeup
+from config.celery import RETRY_WHILE_DATABASE_AWAY
 from notifications import delivery, dispatch, queues, retention, store
 
 
-@shared_task(name=queues.PROCESS_NOTIFICATIONS, acks_late=True)
+@shared_task(name=queues.PROCESS_NOTIFICATIONS, acks_late=True, **RETRY_WHILE_DATABASE_AWAY)
 def process_notifications(notification_ids: list[int], woken: str = "") -> dict[str, int]:
     """Create the deliveries of these notifications and send them.
 
@@ -26,7 +27,7 @@ def process_notifications(notification_ids: list[int], woken: str = "") -> dict[
     return outcomes
 
 
-@shared_task(name=queues.SEND_DELIVERIES, acks_late=True)
+@shared_task(name=queues.SEND_DELIVERIES, acks_late=True, **RETRY_WHILE_DATABASE_AWAY)
 def send_deliveries(delivery_ids: list[int]) -> dict[str, int]:
     return delivery.send_deliveries(delivery_ids)
 

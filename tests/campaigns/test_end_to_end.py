@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_campaign_loses_nobody_and_counts_nobody_twice_again
     """
     simulator.reset()
     simulator.configure(latency_ms=100)
-    settings.DELIVERY_STUCK_AFTER_SECONDS = 2
+    settings.CAMPAIGN_BATCH_STUCK_AFTER_SECONDS = 2
     settings.CAMPAIGN_PAGE_STUCK_AFTER_SECONDS = 2
     audience("crash", 3000)
     c = Campaign.objects.create(name="Crash", template=promotion(), segment=segment("all"), max_per_user_per_day=1)
