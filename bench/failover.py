@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,6 +42,7 @@ from django.db import DatabaseError, InterfaceError, connection
 
 from bench.pgcluster import Cluster, running_cluster
 from bench.processes import ROOT, Worker, celery_beat, celery_worker, pointed_at, web_process, worker_environment
+from bench.redisserver import RedisServer, running_redis
 
 CAMPAIGN_TOKENS = "shop-"  # the campaign's devices: shop-<n>
 ORDER_TOKENS = "order-"  # the order shoppers' devices: order-<n> (outside the campaign's segment)
@@ -71,9 +73,13 @@ class Plan:
     down_seconds: float = 5.0
     kill_at: float = 30.0
     latency_ms: int = 20  # the simulator's answer time: a batch's pushes are in flight for a while
-    # Each fault waits (up to a page's step) for a campaign batch to be going out, and strikes then: its
+    # Each database fault waits (up to a page's step) for a campaign batch to be going out, and strikes then: its
     # transaction dies with pushes already accepted, the worst case for duplicates (issue 21 saw two batches).
     strike_mid_batch: bool = True
+    # The kill waits for a batch to have gone out and strikes between two (kill_mid_batch False), or strikes
+    # while one is on the wire: then the pushes whose answers had not come back are sent again (the provider
+    # has them, the worker never heard: notifications.ledger's window), about half a batch at 20 ms.
+    kill_mid_batch: bool = False
     timeout: float = 900.0  # to complete, faults included
 
     @classmethod
@@ -268,16 +274,17 @@ def task_failures(workers: list[Worker]) -> dict[str, int]:
     return counts
 
 
-def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outcome:
-    """One campaign (and with `faults`, the order burst and the faults) on a server of its own."""
-    import redis
+def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None, redis: RedisServer | None = None) -> Outcome:
+    """One campaign (and with `faults`, the order burst and the faults) on a server of its own. With `redis` (the
+    server this process and its children use), the crash kills it too, at the same moment."""
     from django.conf import settings
+    from redis import Redis
 
     from accounts.services import create_api_key
     from campaigns import services
     from campaigns.models import Campaign, CampaignRun
 
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # caps, token cache, broker: nothing from a run before
+    Redis.from_url(settings.REDIS_URL).flushdb()  # caps, token cache, broker: nothing from a run before
     sim.reset()
     sim.configure(latency_ms=plan.latency_ms)
     with running_cluster() as cluster, pointed_at(cluster.create_database("pushcart")), ExitStack() as stack:
@@ -305,11 +312,13 @@ def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outc
         def note(what: str) -> None:
             timeline.append((round(time.time() - started, 1), what))
 
-        def at(offset: float) -> None:
+        def at(offset: float, *, between_batches: bool = False) -> None:
             time.sleep(max(0.0, started + offset - time.time()))
             if plan.strike_mid_batch:
                 out = when_a_batch_is_out(sim, within=plan.step_seconds + 1)
-                note("a batch going out" if out else "no batch seen going out")
+                if between_batches:  # its answers are back (latency_ms); the next page is a step away
+                    time.sleep(plan.step_seconds / 4)
+                note(("a batch gone out" if between_batches else "a batch going out") if out else "no batch seen")
 
         services.launch(Campaign.objects.get(pk=campaign_id))
         connection.close()
@@ -323,8 +332,15 @@ def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outc
             at(plan.restart_at)
             cluster.restart("fast")  # its steps, timed, in cluster.history
             at(plan.crash_at)
-            cluster.crash(plan.down_seconds)
-            at(plan.kill_at)
+            if redis is None:
+                cluster.crash(plan.down_seconds)
+            else:  # both killed at once, both down, both started again
+                crashing = threading.Thread(target=redis.crash, args=(plan.down_seconds,))
+                crashing.start()
+                cluster.crash(plan.down_seconds)
+                crashing.join()
+                note("Redis killed with PostgreSQL, and back")
+            at(plan.kill_at, between_batches=not plan.kill_mid_batch)
             note("marketing worker killed (SIGKILL), started again")
             workers[1].kill()
             killed.append(workers[1].name)
@@ -390,12 +406,14 @@ def run(sim: Any, plan: Plan, *, faults: bool, logs: Path | None = None) -> Outc
     return outcome
 
 
-def scenario(sim: Any, plan: Plan, *, reference: bool = True, logs: Path | None = None) -> dict[str, Any]:
+def scenario(
+    sim: Any, plan: Plan, *, reference: bool = True, logs: Path | None = None, redis: RedisServer | None = None
+) -> dict[str, Any]:
     """The benchmark's line: the run with faults, and (with `reference`) the same run without."""
-    result: dict[str, Any] = {"plan": asdict(plan)}
+    result: dict[str, Any] = {"plan": asdict(plan), "redis_crashed_with_postgresql": redis is not None}
     if reference:
         result["calm"] = run(sim, plan, faults=False, logs=logs).summary()
-    result["failover"] = run(sim, plan, faults=True, logs=logs).summary()
+    result["failover"] = run(sim, plan, faults=True, logs=logs, redis=redis).summary()
     return result
 
 
@@ -406,7 +424,23 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="Only the run with faults.")
     parser.add_argument("--json", type=Path, help="Write the results here.")
     parser.add_argument("--logs", type=Path, help="Keep the workers' and PostgreSQL's logs in this directory.")
+    parser.add_argument(
+        "--with-redis", action="store_true", help="Kill a Redis of its own (append-only file) with the crash too."
+    )
+    parser.add_argument("--kill-mid-batch", action="store_true", help="Kill the worker while a batch is out.")
     args = parser.parse_args()
+    with ExitStack() as stack:
+        redis = stack.enter_context(running_redis()) if args.with_redis else None
+        if redis is not None:
+            os.environ["BENCH_REDIS"] = redis.url(0)  # read by bench.stack: this process, and what it starts
+        result = _measure(args, redis)
+    text = json.dumps(result, indent=2, default=str)
+    if args.json:
+        args.json.write_text(text)
+    print(text)
+
+
+def _measure(args: argparse.Namespace, redis: RedisServer | None) -> dict[str, Any]:
     import django
 
     import bench.stack  # noqa: F401 - the benchmark's environment (secrets, its own Redis), not .env
@@ -416,12 +450,9 @@ def main() -> None:
 
     plan = Plan.sized(args.devices)
     plan.events = args.events
+    plan.kill_mid_batch = args.kill_mid_batch
     with running(Path(tempfile.mkdtemp(prefix="pushsim-failover-"))) as sim:
-        result = scenario(sim, plan, reference=not args.no_reference, logs=args.logs)
-    text = json.dumps(result, indent=2, default=str)
-    if args.json:
-        args.json.write_text(text)
-    print(text)
+        return scenario(sim, plan, reference=not args.no_reference, logs=args.logs, redis=redis)
 
 
 if __name__ == "__main__":
