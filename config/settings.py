@@ -124,7 +124,9 @@ if DATABASE_POOL_SIZE:
     }
 # "off" for the marketing workers (see the Procfile): their commits don't wait for the WAL flush, which keeps
 # PostgreSQL free for order updates during a campaign. A database crash can then lose the last few hundred ms
-# of marketing writes (a delivery already sent may be sent again after recovery); order updates keep "on".
+# of marketing writes: a batch whose outcomes are lost is sent again, and the ledger of accepted pushes keeps
+# those from going twice (notifications.ledger); a campaign page's commit waits for the flush (campaigns.fanout).
+# Order updates keep "on".
 DATABASE_SYNCHRONOUS_COMMIT = env_str("DATABASE_SYNCHRONOUS_COMMIT", "")
 # PostgreSQL's JIT compiles a statement's expressions when its estimated cost is high, and a statement over the
 # tables partitioned by day is estimated high: at 10,000,000 deliveries a campaign page's results statement spent
