@@ -18,6 +18,7 @@ from notifications.backoff import retry_delay
 from notifications.models import DeliveryStatus, FailedDelivery, FailedDeliveryStatus
 from notifications.records import Claimed, apns_id
 from providers.base import Outcome, OutcomeKind
+from providers.payloads import collapse_identity
 from providers.runtime import runtime
 
 
@@ -163,6 +164,7 @@ def as_sent(item: Claimed) -> dict:
         "priority": message.priority.value,
         "ttl_seconds": message.ttl_seconds,
         "collapse_key": message.collapse_key,
+        "collapse_identity": collapse_identity(message.collapse_key, str(item.notification_id)),
     }
 
 

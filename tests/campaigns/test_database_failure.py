@@ -2,7 +2,7 @@
 
 The batch's transaction rolls back and the batch is sent again under the same notification ids. The pushes the
 provider accepted were written to the ledger as their answers arrived (notifications.ledger), so the batch sent
-again sends only what was never accepted. (tests/engine/test_failover.py restarts a whole PostgreSQL server.)
+again sends only what was never accepted. (tests/test_database_failover.py restarts a whole PostgreSQL server.)
 """
 
 from __future__ import annotations
