@@ -167,10 +167,10 @@ class Sending:
 
     def finish(self) -> dict[str, int]:
         """After the commit: metrics, rejected tokens deactivated, deliveries that had to wait sent the queued way."""
-        _after_outcomes(self.sent)
         metrics.notifications_without_device(len(self.without_device))
         for (category, policy_code), count in Counter((n.category, v.policy) for n, v in self.held_back).items():
             metrics.notifications_held_back(category, policy_code, count)
+        _after_outcomes(self.sent)
         totals = settling.counts(self.sent)
         # A rate-limited provider's deliveries.
         queued = [item.pk for item in self.deliveries if item.status == DeliveryStatus.QUEUED]
@@ -379,7 +379,7 @@ def _send_claimed(provider: str, claimed: list[Claimed]) -> dict[str, int]:
     """Send claimed deliveries (already written `sending`) and record every outcome."""
     sent = settling.send_all([(provider, claimed)])
     with transaction.atomic():
-        writes.write_states([item for item, _ in sent[0].results])
+        writes.write_states([item for batch in sent for item, _ in batch.results])
         writes.write_attempts_and_failures(sent)
     _after_outcomes(sent)
     return dict(settling.counts(sent))

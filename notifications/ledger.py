@@ -78,6 +78,16 @@ def accepted(keys: Iterable[Key]) -> dict[Key, str]:
     return found
 
 
+def write(entries: Sequence[tuple[Key, str]]) -> None:
+    """Remember accepted pushes: (key, the provider's message id). Raises redis.RedisError."""
+    pipe = client().pipeline(transaction=False)
+    for (notification_id, device_id), message_id in entries:
+        pipe.hset(f"{_PREFIX}{notification_id // _BUCKET}", f"{notification_id}:{device_id}", message_id or _NO_ID)
+    for name in {f"{_PREFIX}{notification_id // _BUCKET}" for (notification_id, _), _ in entries}:
+        pipe.expire(name, KEEP_SECONDS)
+    pipe.execute()
+
+
 class Recorder:
     """Collects the accepted pushes of the batches in flight (reported on the providers' thread) and writes them
     from the task's thread while it waits (wait())."""
@@ -117,13 +127,7 @@ class Recorder:
         while self._arrived:
             taken.append(self._arrived.popleft())
         try:
-            pipe = client().pipeline(transaction=False)
-            for (notification_id, device_id), message_id in taken:
-                name = f"{_PREFIX}{notification_id // _BUCKET}"
-                pipe.hset(name, f"{notification_id}:{device_id}", message_id or _NO_ID)
-            for name in {f"{_PREFIX}{key[0] // _BUCKET}" for key, _ in taken}:
-                pipe.expire(name, KEEP_SECONDS)
-            pipe.execute()
+            write(taken)
         except redis.RedisError as exc:
             if quiet:
                 self._arrived.extendleft(reversed(taken))

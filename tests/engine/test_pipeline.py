@@ -192,3 +192,25 @@ def test_idempotency_keys_are_kept_for_the_retention_period_then_forgotten(engin
     IdempotentRequest.objects.filter(key="k-old").update(created_at=timezone.now() - timedelta(days=8))
     assert forget_old_idempotency_keys() == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["k-new"]
+
+
+def test_a_retry_the_ledger_says_was_accepted_is_recorded_not_sent_again(engine, shopper, service_client):
+    """A retry's outcomes are written after its pushes went out; if that write is lost (PostgreSQL failing over),
+    the sweep sends the deliveries again. Those the ledger holds (notifications.ledger) are recorded delivered
+    with the provider's message id instead, and the others of the same provider batch are sent."""
+    from notifications import ledger
+
+    shopper("dana", "flaky-1-dana-a", "flaky-1-dana-b")  # each refused once (503), then accepted
+    send(service_client, user_id="dana")
+    remembered, other = Delivery.objects.order_by("device__token")
+    assert {remembered.status, other.status} == {DeliveryStatus.RETRY_SCHEDULED}
+    ledger.write([((remembered.notification_id, remembered.device_id), "projects/p/messages/0:told-before")])
+
+    run_until_settled()
+
+    remembered.refresh_from_db()
+    other.refresh_from_db()
+    assert (remembered.status, remembered.provider_message_id) == (DeliveryStatus.DELIVERED, "0:told-before")
+    assert other.status == DeliveryStatus.DELIVERED
+    # What the simulator was asked (its refusals too): the remembered one only its first, refused, time.
+    assert engine.received("flaky-1-dana-") == {"flaky-1-dana-a": 1, "flaky-1-dana-b": 2}
