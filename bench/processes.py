@@ -17,7 +17,7 @@ from pathlib import Path
 import dj_database_url
 from django.db import connection
 
-from pushsim.control import Simulator, free_port
+from pushsim.control import Simulator, free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,11 +169,7 @@ def celery_beat(env: dict[str, str], log: Path | None = None) -> Iterator[subpro
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 @contextmanager
@@ -193,8 +189,7 @@ def web_process(env: dict[str, str]) -> Iterator[str]:
         wait_until_up(f"{base}/healthz")
         yield base
     finally:
-        web.terminate()
-        web.wait(10)
+        stop(web)
 
 
 def wait_until_up(url: str) -> None:

@@ -24,6 +24,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Ask a child process to end (SIGTERM); kill it if it hasn't within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Simulator:
     base_url: str
@@ -101,8 +111,4 @@ def running(state_dir: Path, port: int | None = None, *args: str) -> Iterator[Si
                 time.sleep(0.05)
         yield simulator
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
