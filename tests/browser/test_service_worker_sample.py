@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -88,26 +88,39 @@ def test_the_sample_service_worker_shows_a_push_sent_twice_once(sim, provider_se
             page.wait_for_timeout(50)
         assert registrations, "the service worker registered"
 
-        def deliver(data: str) -> None:
-            where = {"origin": origin, "registrationId": registrations[-1]}
-            cdp.send("ServiceWorker.deliverPushMessage", {**where, "data": data})
+        where = {"origin": origin, "registrationId": registrations[-1]}
 
-        deliver(first)
-        deliver(first)  # the same notification's push again, as after a failover
-        deliver(second)
-        # The worker handles its pushes in order: once the second notification shows, both copies of the first
-        # have been handled. (page.evaluate awaits a promise; wait_for_function would not.)
-        shown = page.evaluate(
-            """async ([key, id]) => {
-                const registration = await navigator.serviceWorker.ready;
-                for (const deadline = Date.now() + 30000; Date.now() < deadline; ) {
-                    const shown = await registration.getNotifications();
-                    if (shown.some((n) => n.data[key] === id)) return shown.map((n) => [n.tag, n.title]);
-                    await new Promise((resolve) => setTimeout(resolve, 50));
-                }
-                return "the second notification never showed";
-            }""",
-            [NOTIFICATION_ID_KEY, "7002"],
-        )
-        assert sorted(shown) == [["n7001", "Order 1042 is delayed"], ["n7002", "Order 1042 is delayed"]]
+        def shown() -> list[list]:
+            """Each notification shown: its tag, title, when it was shown, and the notification id in its data."""
+            return page.evaluate(
+                """(key) => navigator.serviceWorker.ready.then((registration) => registration.getNotifications())
+                    .then((shown) => shown.map((n) => [n.tag, n.title, n.timestamp, n.data[key]]))""",
+                NOTIFICATION_ID_KEY,
+            )
+
+        def deliver_until(data: str, handled: Callable[[list[list]], bool]) -> list[list]:
+            """Deliver `data` until the worker has shown what it makes. DevTools' delivery now and then loses a
+            push (here about one in four; CI failed once on a push never shown), so one not shown within 3 s is
+            delivered again, as a push service would. Harmless to what is tested: a copy replaces its tag's."""
+            for _ in range(10):
+                cdp.send("ServiceWorker.deliverPushMessage", {**where, "data": data})
+                for _ in range(60):
+                    now = shown()
+                    if handled(now):
+                        return now
+                    page.wait_for_timeout(50)
+            raise AssertionError(f"the worker never handled the push; it shows {now}")
+
+        [[_, _, first_shown_at, _]] = deliver_until(first, lambda now: len(now) == 1)
+        # The same notification's push again, as after a failover: it replaces the one shown (a later timestamp),
+        # so the shopper still sees it once.
+        again = deliver_until(first, lambda now: any(at != first_shown_at for _, _, at, _ in now))
+        assert [tag for tag, *_ in again] == ["n7001"]
+        # Another notification shows as another.
+        both = deliver_until(second, lambda now: len(now) == 2)
+        # Each keeps its notification's id in its data, for the click handler to report the open.
+        assert sorted([tag, title, data_id] for tag, title, _, data_id in both) == [
+            ["n7001", "Order 1042 is delayed", "7001"],
+            ["n7002", "Order 1042 is delayed", "7002"],
+        ]
         browser.close()
