@@ -49,10 +49,17 @@ def key_of(item: Claimed) -> Key:
     return item.notification_id, item.device_id
 
 
+def _address(key: Key) -> tuple[str, str]:
+    """Where a push is remembered: its hash (its notification's bucket) and its field in that hash."""
+    notification_id, device_id = key
+    return f"{_PREFIX}{notification_id // _BUCKET}", f"{notification_id}:{device_id}"
+
+
 def _by_hash(keys: Iterable[Key]) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = defaultdict(list)
-    for notification_id, device_id in keys:
-        fields[f"{_PREFIX}{notification_id // _BUCKET}"].append(f"{notification_id}:{device_id}")
+    for key in keys:
+        name, field = _address(key)
+        fields[name].append(field)
     return fields
 
 
@@ -81,9 +88,12 @@ def accepted(keys: Iterable[Key]) -> dict[Key, str]:
 def write(entries: Sequence[tuple[Key, str]]) -> None:
     """Remember accepted pushes: (key, the provider's message id). Raises redis.RedisError."""
     pipe = client().pipeline(transaction=False)
-    for (notification_id, device_id), message_id in entries:
-        pipe.hset(f"{_PREFIX}{notification_id // _BUCKET}", f"{notification_id}:{device_id}", message_id or _NO_ID)
-    for name in {f"{_PREFIX}{notification_id // _BUCKET}" for (notification_id, _), _ in entries}:
+    names = set()
+    for key, message_id in entries:
+        name, field = _address(key)
+        pipe.hset(name, field, message_id or _NO_ID)
+        names.add(name)
+    for name in names:
         pipe.expire(name, KEEP_SECONDS)
     pipe.execute()
 
